@@ -1,0 +1,10 @@
+"""dec_chainer: Deep Embedded Clustering (Xie, Girshick & Farhadi, ICML 2016) on Chainer 7.8.1.
+
+``_compat`` must be imported before Chainer: it makes Chainer 7.8.1 import and behave on
+NumPy 2 / Python 3.12 / setuptools >= 82 / CuPy 14.
+"""
+
+from dec_chainer import _compat  # noqa: F401  (before anything imports chainer)
+from dec_chainer._version import __version__  # noqa: F401
+from dec_chainer import datasets  # noqa: F401
+from dec_chainer import evaluations  # noqa: F401

@@ -1,0 +1,5 @@
+import sys
+
+from dec_chainer.cli import main
+
+sys.exit(main())

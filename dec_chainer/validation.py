@@ -1,0 +1,84 @@
+"""Input checks shared by the data loaders, the trainers and the estimator.
+
+Every check raises before any training starts, with a message that names the data (a file
+path or an argument name) and the problem.
+"""
+
+import numpy
+
+
+def check_array(X, name='X', min_samples=1, dtype=numpy.float32):
+    """Validate a data matrix and return it as a C-contiguous ``dtype`` array.
+
+    Args:
+        X: array-like of shape (n_samples, n_features), numeric.
+        name (str): what to call ``X`` in error messages (an argument name or a file path).
+        min_samples (int): fewest rows accepted (e.g. the number of clusters).
+        dtype: the floating dtype to return (float32 or float64).
+
+    Raises:
+        ValueError: non-numeric values, a rank other than 2, an empty array, NaN or
+            infinite values, or fewer than ``min_samples`` rows.
+    """
+    try:
+        arr = numpy.asarray(X)
+    except (ValueError, TypeError) as e:
+        raise ValueError('{}: cannot be read as an array: {}'.format(name, e)) from None
+    if arr.dtype.kind not in 'biuf':
+        if arr.dtype.kind == 'O':
+            try:
+                arr = arr.astype(numpy.float64)
+            except (ValueError, TypeError):
+                raise ValueError(
+                    '{} must be numeric; it holds non-numeric values (dtype object)'
+                    .format(name)) from None
+        else:
+            raise ValueError('{} must be numeric; got dtype {}'.format(name, arr.dtype))
+    if arr.ndim != 2:
+        raise ValueError(
+            '{} must be a 2-D array of shape (n_samples, n_features); got {}-D shape {}'
+            .format(name, arr.ndim, arr.shape))
+    if arr.size == 0:
+        raise ValueError('{} is empty: shape {}'.format(name, arr.shape))
+    if arr.dtype.kind == 'f':
+        finite = numpy.isfinite(arr)
+        if not finite.all():
+            n_nan = int(numpy.isnan(arr).sum())
+            n_inf = int((~finite).sum()) - n_nan
+            row = int(numpy.argwhere(~finite)[0, 0])
+            raise ValueError(
+                '{} contains {} NaN and {} infinite values (first in row {})'
+                .format(name, n_nan, n_inf, row))
+    if arr.shape[0] < min_samples:
+        raise ValueError(
+            '{} has {} samples; at least {} are needed'.format(
+                name, arr.shape[0], min_samples))
+    return numpy.ascontiguousarray(arr, dtype=dtype)
+
+
+def check_labels(y, n_samples, name='y'):
+    """Validate a label vector of length ``n_samples`` and return it as int64."""
+    arr = numpy.asarray(y)
+    if arr.ndim != 1:
+        raise ValueError('{} must be 1-D; got shape {}'.format(name, arr.shape))
+    if arr.shape[0] != n_samples:
+        raise ValueError('{} has {} labels for {} samples'.format(
+            name, arr.shape[0], n_samples))
+    if arr.dtype.kind not in 'biuf':
+        raise ValueError('{} must be integer labels; got dtype {}'.format(name, arr.dtype))
+    if arr.dtype.kind == 'f':
+        if not numpy.isfinite(arr).all() or (arr != numpy.round(arr)).any():
+            raise ValueError('{} must be integer labels; got non-integer values'.format(name))
+    return arr.astype(numpy.int64)
+
+
+def check_n_clusters(n_clusters, n_samples=None, name='n_clusters'):
+    """``n_clusters`` must be an integer >= 2 and, given ``n_samples``, at most that."""
+    if isinstance(n_clusters, bool) or not isinstance(n_clusters, (int, numpy.integer)):
+        raise ValueError('{} must be an integer; got {!r}'.format(name, n_clusters))
+    if n_clusters < 2:
+        raise ValueError('{} must be at least 2; got {}'.format(name, n_clusters))
+    if n_samples is not None and n_samples < n_clusters:
+        raise ValueError('too few samples for the clusters: {} samples, {}={}'.format(
+            n_samples, name, n_clusters))
+    return int(n_clusters)
