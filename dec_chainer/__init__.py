@@ -8,3 +8,8 @@ from dec_chainer import _compat  # noqa: F401  (before anything imports chainer)
 from dec_chainer._version import __version__  # noqa: F401
 from dec_chainer import datasets  # noqa: F401
 from dec_chainer import evaluations  # noqa: F401
+from dec_chainer import functions  # noqa: F401
+from dec_chainer import links  # noqa: F401
+from dec_chainer.functions import target_distribution  # noqa: F401
+from dec_chainer.presets import DECConfig, get_config, PRESETS  # noqa: F401
+from dec_chainer.training import fit_dec  # noqa: F401

@@ -1,0 +1,129 @@
+"""Shared maths of the DEC functions: the Student's t kernel in log space, on CPU and GPU.
+
+For points ``z`` (n, d) and centroids ``mu`` (K, d), with ``d_ij = ||z_i - mu_j||^2`` from the
+GEMM form ``||z||^2 + ||mu||^2 - 2 z mu^T`` (no (n, K, d) tensor), and ``r_ij`` either
+``d_ij`` (the paper's squared kernel) or ``sqrt(d_ij)`` (the article's distance kernel):
+
+    log k_ij = -(alpha + 1) / 2 * log1p(r_ij / alpha)
+    log q_ij = log k_ij - logsumexp_j log k_ij          (q never underflows to a NaN loss)
+
+and the factor ``h_ij`` with ``d log k_ij / d z_i = -c * h_ij * (z_i - mu_j)``:
+
+    squared:  c = (alpha + 1) / alpha,  h = 1 / (1 + d / alpha)
+    distance: c = (alpha + 1) / 2,      h = 1 / (r * (alpha + r))
+
+For the distance kernel ``r`` in ``h`` is floored at ``sqrt(eps * (||z||^2 + ||mu||^2))``, the
+size of the rounding noise of the GEMM form: the gradient of a distance is undefined at 0,
+and below that floor ``r`` is noise anyway.
+
+A backward pass reduces to a coefficient matrix ``A_ij = dL/d log k_ij * (-c h_ij)``, from
+which ``gz = A.sum(1) z - A mu`` and ``gmu = A.sum(0) mu - A^T z`` (two GEMMs).
+"""
+
+import numpy
+
+from chainer.backends import cuda
+
+KERNELS = ('squared', 'distance')
+
+
+def check_kernel_args(alpha, kernel):
+    if kernel not in KERNELS:
+        raise ValueError('kernel must be one of {}; got {!r}'.format(KERNELS, kernel))
+    alpha = float(alpha)
+    if not alpha > 0 or not numpy.isfinite(alpha):
+        raise ValueError('alpha must be a positive finite number; got {}'.format(alpha))
+    return alpha
+
+
+def kernel_coefficient(alpha, kernel):
+    """The constant ``c`` of the gradient of log k (see the module docstring)."""
+    return (alpha + 1.0) / alpha if kernel == 'squared' else (alpha + 1.0) / 2.0
+
+
+def log_q_cpu(z, mu, alpha, kernel):
+    """Return ``log q`` and ``h`` (both (n, K), dtype of ``z``) with NumPy."""
+    eps = float(numpy.finfo(z.dtype).eps)
+    zz = numpy.einsum('ij,ij->i', z, z)[:, None]
+    mm = numpy.einsum('ij,ij->i', mu, mu)[None, :]
+    d = zz + mm
+    d -= 2 * (z @ mu.T)
+    numpy.maximum(d, 0, out=d)
+    if kernel == 'squared':
+        logk = numpy.log1p(d / alpha)
+        logk *= -(alpha + 1.0) / 2.0
+        h = 1 / (1 + d / alpha)
+    else:
+        r = numpy.sqrt(d)
+        floor = numpy.sqrt(eps * (zz + mm))
+        numpy.maximum(floor, eps, out=floor)
+        logk = numpy.log1p(r / alpha)
+        logk *= -(alpha + 1.0) / 2.0
+        h = 1 / (numpy.maximum(r, floor) * (alpha + r))
+    m = logk.max(axis=1, keepdims=True)
+    lse = m + numpy.log(numpy.exp(logk - m).sum(axis=1, keepdims=True))
+    logk -= lse
+    return logk, h
+
+
+# One thread per row i, looping over the K centroids: the distances, the kernel, the row
+# log-sum-exp and q in a single pass over the GEMM output (K is small in clustering).
+_SOFT_ASSIGNMENT_FWD = '''
+const int base = i * K;
+T m = 0;
+for (int j = 0; j < K; ++j) {
+    T d = zz + mm[j] - 2 * zm[base + j];
+    if (d < 0) d = 0;
+    T lk, hh;
+    if (squared) {
+        lk = -(alpha + 1) / 2 * log1p(d / alpha);
+        hh = 1 / (1 + d / alpha);
+    } else {
+        T r = sqrt(d);
+        T fl = sqrt(eps * (zz + mm[j]));
+        if (fl < eps) fl = eps;
+        lk = -(alpha + 1) / 2 * log1p(r / alpha);
+        hh = 1 / ((r > fl ? r : fl) * (alpha + r));
+    }
+    logq[base + j] = lk;
+    h[base + j] = hh;
+    if (j == 0 || lk > m) m = lk;
+}
+T s = 0;
+for (int j = 0; j < K; ++j) s += exp(logq[base + j] - m);
+const T lse = m + log(s);
+for (int j = 0; j < K; ++j) {
+    const T v = logq[base + j] - lse;
+    logq[base + j] = v;
+    q[base + j] = exp(v);
+}
+'''
+
+
+def log_q_gpu(z, mu, alpha, kernel):
+    """Return ``log q``, ``q`` and ``h`` with CuPy: cuBLAS GEMM + one fused row kernel."""
+    cupy = cuda.cupy
+    n, K = z.shape[0], mu.shape[0]
+    dtype = z.dtype.type
+    zz = cupy.einsum('ij,ij->i', z, z)
+    mm = cupy.ascontiguousarray(cupy.einsum('ij,ij->i', mu, mu))
+    zm = cupy.ascontiguousarray(z @ mu.T)
+    logq = cupy.empty((n, K), dtype=z.dtype)
+    q = cupy.empty_like(logq)
+    h = cupy.empty_like(logq)
+    cuda.elementwise(
+        'T zz, raw T zm, raw T mm, int32 K, T alpha, T eps, bool squared',
+        'raw T logq, raw T q, raw T h',
+        _SOFT_ASSIGNMENT_FWD, 'dec_soft_assignment_fwd',
+    )(zz, zm, mm, numpy.int32(K), dtype(alpha), dtype(numpy.finfo(z.dtype).eps),
+      kernel == 'squared', logq, q, h)
+    return logq, q, h
+
+
+def grads_from_coefficients(A, z, mu):
+    """``gz = A.sum(1) z - A mu`` and ``gmu = A.sum(0) mu - A^T z`` (NumPy or CuPy)."""
+    gz = A.sum(axis=1)[:, None] * z
+    gz -= A @ mu
+    gmu = A.sum(axis=0)[:, None] * mu
+    gmu -= A.T @ z
+    return gz, gmu

@@ -1,0 +1,85 @@
+"""DEC's soft assignment ``q`` of points to centroids (Student's t kernel)."""
+
+import numpy
+
+from chainer.backends import cuda
+from chainer import function
+from chainer.utils import type_check
+
+from dec_chainer.functions import _student_t
+
+
+class SoftAssignment(function.Function):
+
+    """``q_ij = k(z_i, mu_j) / sum_j' k(z_i, mu_j')`` with a Student's t kernel ``k``.
+
+    See :func:`soft_assignment`.
+    """
+
+    def __init__(self, alpha=1.0, kernel='squared'):
+        self.alpha = _student_t.check_kernel_args(alpha, kernel)
+        self.kernel = kernel
+
+    def check_type_forward(self, in_types):
+        type_check._argname(in_types, ('z', 'centroids'))
+        z, mu = in_types
+        type_check.expect(
+            z.dtype.kind == 'f',
+            z.ndim == 2,
+            mu.dtype == z.dtype,
+            mu.ndim == 2,
+            z.shape[1] == mu.shape[1],
+        )
+
+    def forward_cpu(self, inputs):
+        z, mu = inputs
+        logq, self.h = _student_t.log_q_cpu(z, mu, self.alpha, self.kernel)
+        self.q = numpy.exp(logq)
+        return self.q,
+
+    def forward_gpu(self, inputs):
+        z, mu = inputs
+        _, self.q, self.h = _student_t.log_q_gpu(z, mu, self.alpha, self.kernel)
+        return self.q,
+
+    def backward_cpu(self, inputs, grad_outputs):
+        z, mu = inputs
+        gq, = grad_outputs
+        q = self.q
+        # d q_ij / d log k_il = q_ij ([j == l] - q_il)
+        t = numpy.einsum('ij,ij->i', q, gq)[:, None]
+        A = q * (gq - t)
+        A *= self.h
+        A *= -_student_t.kernel_coefficient(self.alpha, self.kernel)
+        return _student_t.grads_from_coefficients(A, z, mu)
+
+    def backward_gpu(self, inputs, grad_outputs):
+        z, mu = inputs
+        gq, = grad_outputs
+        t = cuda.cupy.einsum('ij,ij->i', self.q, gq)[:, None]
+        A = cuda.elementwise(
+            'T q, T gq, T t, T h, T coef', 'T A',
+            'A = -coef * h * q * (gq - t)', 'dec_soft_assignment_bwd',
+        )(self.q, gq, t, self.h,
+          z.dtype.type(_student_t.kernel_coefficient(self.alpha, self.kernel)))
+        return _student_t.grads_from_coefficients(A, z, mu)
+
+
+def soft_assignment(z, centroids, alpha=1.0, kernel='squared'):
+    """Soft assignment of points to centroids (DEC, Xie et al. 2016, eq. 1).
+
+    ``q_ij ∝ (1 + ||z_i - mu_j||^2 / alpha)^(-(alpha + 1) / 2)``, normalised over ``j``;
+    ``kernel='distance'`` uses ``||z_i - mu_j||`` in place of its square (the original
+    Chainer repository's choice). Computed in log space, so ``q`` stays finite and normalised
+    for far-away points, in float32 and float64.
+
+    Args:
+        z (:class:`~chainer.Variable` or array): embeddings, shape (n, d), float.
+        centroids (:class:`~chainer.Variable` or array): shape (K, d), same dtype.
+        alpha (float): degrees of freedom of the Student's t kernel (> 0).
+        kernel (str): ``'squared'`` (paper) or ``'distance'`` (article).
+
+    Returns:
+        ~chainer.Variable: ``q``, shape (n, K); differentiable in ``z`` and ``centroids``.
+    """
+    return SoftAssignment(alpha, kernel)(z, centroids)

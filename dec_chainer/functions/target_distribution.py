@@ -1,0 +1,45 @@
+"""DEC's auxiliary target distribution ``P`` (Xie et al. 2016, eq. 3)."""
+
+import numpy
+
+from chainer import backend
+from chainer.backends import cuda
+
+# One thread per row: w_j = q_ij^2 / f_j, then the row is normalised.
+_TARGET_FWD = '''
+const int base = i * K;
+T total = 0;
+for (int j = 0; j < K; ++j) {
+    const T w = q[base + j] * q[base + j] / f[j];
+    p[base + j] = w;
+    total += w;
+}
+for (int j = 0; j < K; ++j) p[base + j] /= total;
+s = total;
+'''
+
+
+def target_distribution(q):
+    """``p_ij = (q_ij^2 / f_j) / sum_j' (q_ij'^2 / f_j')`` with ``f_j = sum_i q_ij``.
+
+    ``f`` sums over all rows of ``q``, so pass the soft assignment of the whole data set.
+    Plain arrays in and out (NumPy or CuPy, same dtype); no graph.
+    """
+    if hasattr(q, 'array'):
+        q = q.array
+    xp = backend.get_array_module(q)
+    if q.ndim != 2 or q.dtype.kind != 'f':
+        raise ValueError('q must be a 2-D float array; got {} {}'.format(q.dtype, q.shape))
+    tiny = numpy.finfo(q.dtype).tiny
+    f = xp.maximum(q.sum(axis=0), tiny)  # a cluster nobody is near: weights 0, not NaN
+    if xp is numpy:
+        w = q * q / f
+        return w / w.sum(axis=1, keepdims=True)
+    q = xp.ascontiguousarray(q)
+    p = xp.empty_like(q)
+    s = xp.empty(q.shape[0], dtype=q.dtype)
+    cuda.elementwise(
+        'raw T q, raw T f, int32 K', 'T s, raw T p',
+        _TARGET_FWD, 'dec_target_distribution_fwd',
+    )(q, xp.ascontiguousarray(f), numpy.int32(q.shape[1]), s, p)
+    return p

@@ -1,0 +1,161 @@
+"""The stacked denoising autoencoder: one ``Chain`` per encoder/decoder pair, a ``ChainList``."""
+
+import math
+
+import chainer
+import chainer.functions as F
+import chainer.links as L
+from chainer import initializers
+
+#: Where dropout goes in greedy layer-wise pretraining: ``'paper'`` (the reference Caffe
+#: code: not on the raw input; on the inputs of pairs 2.. and on the codes of all pairs but
+#: the last), ``'article'`` (the original Chainer repository: on every pair's input, raw
+#: pixels included, and on every code) or ``'none'``.
+DROPOUT_PLACEMENTS = ('paper', 'article', 'none')
+#: Weight initialisations: ``'normal'`` N(0, init_scale^2) (the paper, scale 0.01);
+#: ``'uniform'`` U(-sqrt(1/fan_in), sqrt(1/fan_in)) (DEC-keras; the quick preset).
+INITS = ('normal', 'uniform')
+
+
+def make_initializer(init='normal', init_scale=0.01):
+    if init == 'normal':
+        return initializers.Normal(scale=init_scale)
+    if init == 'uniform':
+        # LeCunUniform(s) draws from U(-s sqrt(3 / fan_in), +s sqrt(3 / fan_in))
+        return initializers.LeCunUniform(scale=1.0 / math.sqrt(3.0))
+    raise ValueError('init must be one of {}; got {!r}'.format(INITS, init))
+
+
+class DenoisingAutoEncoder(chainer.Chain):
+
+    """One encoder/decoder pair ``n_in -> n_out -> n_in``.
+
+    Called on ``x`` it returns the denoising reconstruction used in layer-wise pretraining:
+    dropout (in train mode) on the input and/or on the code, as configured. ``encode`` and
+    ``decode`` are the clean maps.
+
+    Args:
+        n_in (int), n_out (int): sizes of the input and of the code.
+        encoder_activation (bool): ReLU after the encoder (False for the embedding layer).
+        decoder_activation (bool): ReLU after the decoder (False for the pixel
+            reconstruction).
+        dropout (float): dropout ratio.
+        input_dropout (bool), hidden_dropout (bool): where dropout applies.
+        initialW: initializer of both weight matrices (default N(0, 0.01)); biases are 0.
+    """
+
+    def __init__(self, n_in, n_out, encoder_activation=True, decoder_activation=True,
+                 dropout=0.2, input_dropout=True, hidden_dropout=True, initialW=None):
+        super().__init__()
+        if initialW is None:
+            initialW = make_initializer()
+        self.encoder_activation = encoder_activation
+        self.decoder_activation = decoder_activation
+        self.dropout = dropout
+        self.input_dropout = input_dropout
+        self.hidden_dropout = hidden_dropout
+        with self.init_scope():
+            self.encoder = L.Linear(n_in, n_out, initialW=initialW, initial_bias=0)
+            self.decoder = L.Linear(n_out, n_in, initialW=initialW, initial_bias=0)
+
+    def encode(self, x):
+        h = self.encoder(x)
+        return F.relu(h) if self.encoder_activation else h
+
+    def decode(self, h):
+        y = self.decoder(h)
+        return F.relu(y) if self.decoder_activation else y
+
+    def forward(self, x):
+        if self.input_dropout and self.dropout > 0:
+            x = F.dropout(x, self.dropout)
+        h = self.encode(x)
+        if self.hidden_dropout and self.dropout > 0:
+            h = F.dropout(h, self.dropout)
+        return self.decode(h)
+
+
+class StackedDenoisingAutoEncoder(chainer.ChainList):
+
+    """The DEC autoencoder ``d - 500 - 500 - 2000 - 10`` (by default) as a list of pairs.
+
+    ReLU everywhere except the embedding (the last encoder) and the reconstruction of the
+    input (the first decoder), which are linear. Calling it reconstructs end to end without
+    dropout (fine-tuning); ``self[k]`` is pair ``k`` for greedy layer-wise pretraining.
+
+    Args:
+        dims (sequence of int): layer sizes including the input, e.g. (784, 500, 500, 2000,
+            10).
+        dropout (float): dropout ratio of layer-wise pretraining.
+        dropout_placement (str): one of :data:`DROPOUT_PLACEMENTS`.
+        init (str): one of :data:`INITS`. init_scale (float): std of ``'normal'``.
+    """
+
+    def __init__(self, dims=(784, 500, 500, 2000, 10), dropout=0.2,
+                 dropout_placement='paper', init='normal', init_scale=0.01):
+        dims = tuple(int(d) for d in dims)
+        if len(dims) < 2 or min(dims) < 1:
+            raise ValueError('dims needs an input size and at least one layer of positive '
+                             'size; got {}'.format(dims))
+        if dropout_placement not in DROPOUT_PLACEMENTS:
+            raise ValueError('dropout_placement must be one of {}; got {!r}'.format(
+                DROPOUT_PLACEMENTS, dropout_placement))
+        if not 0 <= dropout < 1:
+            raise ValueError('dropout must be in [0, 1); got {}'.format(dropout))
+        n = len(dims) - 1
+        pairs = []
+        for k in range(n):
+            if dropout_placement == 'paper':
+                input_dropout, hidden_dropout = k > 0, k < n - 1
+            else:
+                input_dropout = hidden_dropout = dropout_placement == 'article'
+            pairs.append(DenoisingAutoEncoder(
+                dims[k], dims[k + 1], encoder_activation=k < n - 1,
+                decoder_activation=k > 0, dropout=dropout, input_dropout=input_dropout,
+                hidden_dropout=hidden_dropout,
+                initialW=make_initializer(init, init_scale)))
+        super().__init__(*pairs)
+        self.dims = dims
+
+    @property
+    def embedding_size(self):
+        return self.dims[-1]
+
+    def encode(self, x, depth=None):
+        """The clean code after the first ``depth`` encoders (all by default)."""
+        for pair in list(self)[:depth]:
+            x = pair.encode(x)
+        return x
+
+    def decode(self, h):
+        for pair in reversed(list(self)):
+            h = pair.decode(h)
+        return h
+
+    def forward(self, x):
+        return self.decode(self.encode(x))
+
+
+#: Reconstruction losses: ``'half_mse'`` (half the element-wise mean squared error, the
+#: reference Caffe code), ``'mse'`` (``F.mean_squared_error``: the article, DEC-keras).
+AE_LOSSES = ('half_mse', 'mse')
+
+
+class ReconstructionLoss(chainer.Chain):
+
+    """Wraps an autoencoder (a pair or the stack) into a loss link that reports ``loss``."""
+
+    def __init__(self, autoencoder, loss='half_mse'):
+        super().__init__()
+        if loss not in AE_LOSSES:
+            raise ValueError('loss must be one of {}; got {!r}'.format(AE_LOSSES, loss))
+        self.loss_type = loss
+        with self.init_scope():
+            self.autoencoder = autoencoder
+
+    def forward(self, x):
+        loss = F.mean_squared_error(self.autoencoder(x), x)
+        if self.loss_type == 'half_mse':
+            loss = loss * 0.5
+        chainer.report({'loss': loss}, self)
+        return loss

@@ -1,0 +1,83 @@
+"""The DEC model: the encoder of a pretrained autoencoder plus K trainable centroids."""
+
+import numpy
+
+import chainer
+from chainer import backend
+
+from dec_chainer.functions import dec_kl_divergence
+from dec_chainer.functions import soft_assignment
+from dec_chainer.functions import target_distribution
+
+
+class DeepEmbeddedClustering(chainer.Chain):
+
+    """Encoder ``f_theta`` (a :class:`StackedDenoisingAutoEncoder`'s) and centroids ``mu``.
+
+    Called on a minibatch ``x`` with its rows ``p`` of the target distribution it returns
+    (and reports) DEC's loss ``KL(P || Q)``. Only the encoder half of ``autoencoder`` gets
+    gradients; the decoders are kept so the model stays one file.
+
+    Args:
+        autoencoder: a pretrained :class:`StackedDenoisingAutoEncoder`.
+        centroids (array): initial centroids, shape (K, embedding size).
+        alpha (float), kernel (str): see :func:`dec_chainer.functions.soft_assignment`.
+        reduce (str): ``'mean'`` or ``'sum'`` of the loss over a minibatch.
+    """
+
+    def __init__(self, autoencoder, centroids, alpha=1.0, kernel='squared', reduce='mean'):
+        super().__init__()
+        centroids = numpy.asarray(centroids, dtype=numpy.float32)
+        if centroids.ndim != 2 or centroids.shape[1] != autoencoder.embedding_size:
+            raise ValueError('centroids must have shape (K, {}); got {}'.format(
+                autoencoder.embedding_size, centroids.shape))
+        self.alpha = float(alpha)
+        self.kernel = kernel
+        self.reduce = reduce
+        with self.init_scope():
+            self.autoencoder = autoencoder
+            self.centroids = chainer.Parameter(centroids)
+
+    @property
+    def n_clusters(self):
+        return self.centroids.shape[0]
+
+    def embed(self, x):
+        return self.autoencoder.encode(x)
+
+    def forward(self, x, p):
+        loss = dec_kl_divergence(self.embed(x), self.centroids, p, self.alpha, self.kernel,
+                                 self.reduce)
+        chainer.report({'loss': loss}, self)
+        return loss
+
+    # -- whole data sets, in batches, without a graph -------------------------------------
+
+    def _batches(self, X, batchsize):
+        device = self.device
+        with chainer.using_config('train', False), chainer.no_backprop_mode():
+            for start in range(0, len(X), batchsize):
+                yield device.send(numpy.asarray(X[start:start + batchsize]))
+
+    def embed_dataset(self, X, batchsize=1024):
+        """Embeddings of all rows of ``X`` (on the model's device)."""
+        xp = self.device.xp
+        return xp.concatenate([self.embed(x).array for x in self._batches(X, batchsize)])
+
+    def soft_assignment_dataset(self, X, batchsize=1024):
+        """``q`` for all rows of ``X``; memory O(batchsize x width + n x K)."""
+        xp = self.device.xp
+        mu = self.centroids.array
+        return xp.concatenate([
+            soft_assignment(self.embed(x), mu, self.alpha, self.kernel).array
+            for x in self._batches(X, batchsize)])
+
+    def target_distribution_dataset(self, X, batchsize=1024):
+        """``(p, q)`` over all rows of ``X``: ``f_j`` sums over the whole data set."""
+        q = self.soft_assignment_dataset(X, batchsize)
+        return target_distribution(q), q
+
+    def predict(self, X, batchsize=1024):
+        """Hard cluster labels (argmax of ``q``) as a NumPy int64 array."""
+        q = self.soft_assignment_dataset(X, batchsize)
+        return backend.CpuDevice().send(q.argmax(axis=1)).astype(numpy.int64)

@@ -1,0 +1,72 @@
+"""What both training phases share: seeding, the trainer with its extensions, batched passes."""
+
+import numpy
+
+import chainer
+from chainer.training import extensions
+
+from dec_chainer.training.extensions import (LinearRamp, RandomStateKeeper, StepDecay,
+                                             set_bias_lr_mult)
+
+
+def seed_everything(seed):
+    """Seed the global NumPy RNG (initialisers, dropout on the CPU) and CuPy's, if present."""
+    numpy.random.seed(seed % (2 ** 32))
+    from chainer.backends import cuda
+    if cuda.available:
+        try:
+            cuda.cupy.random.seed(seed % (2 ** 32))
+        except Exception:  # CuPy without a usable GPU
+            pass
+
+
+def stage_seed(seed, stage):
+    """A seed per stage, so a run resumed at stage k draws what an uninterrupted one did."""
+    return int(numpy.random.SeedSequence([seed, stage]).generate_state(1)[0])
+
+
+def make_trainer(target, dataset, *, batchsize, stop_trigger, lr, momentum, out, device,
+                 seed, lr_step=20000, lr_gamma=0.1, momentum_ramp=0, bias_lr_mult=1.0,
+                 weight_decay=0.0, snapshot_interval=2000, log_interval=1000,
+                 progress=True, progress_interval=50):
+    """A MomentumSGD ``Trainer`` for ``target`` (a loss link) over ``dataset``.
+
+    Extensions: lr x ``lr_gamma`` every ``lr_step`` iterations, an optional momentum ramp,
+    bias lr multiplier, LogReport, snapshots every ``snapshot_interval`` iterations (the
+    latest one kept and loaded automatically when the same ``out`` is trained again), the
+    RNG states in those snapshots, and a progress bar.
+    """
+    order_rng = numpy.random.RandomState(seed % (2 ** 32))
+    iterator = chainer.iterators.SerialIterator(
+        dataset, batchsize, repeat=True,
+        order_sampler=chainer.iterators.ShuffleOrderSampler(order_rng))
+    optimizer = chainer.optimizers.MomentumSGD(lr=lr, momentum=momentum)
+    optimizer.setup(target)
+    if weight_decay:
+        optimizer.add_hook(chainer.optimizer_hooks.WeightDecay(weight_decay))
+    set_bias_lr_mult(target, bias_lr_mult)
+    updater = chainer.training.updaters.StandardUpdater(iterator, optimizer, device=device)
+    trainer = chainer.training.Trainer(updater, stop_trigger, out=out)
+    trainer.extend(StepDecay('lr', lr_gamma, lr_step), trigger=(1, 'iteration'))
+    if momentum_ramp:
+        trainer.extend(LinearRamp('momentum', (0.0, momentum), (0, momentum_ramp)),
+                       trigger=(1, 'iteration'))
+    trainer.extend(RandomStateKeeper([order_rng]))
+    trainer.extend(extensions.snapshot(filename='snapshot_iter_{.updater.iteration}',
+                                       n_retains=1, autoload=True),
+                   trigger=(snapshot_interval, 'iteration'))
+    trainer.extend(extensions.LogReport(trigger=(log_interval, 'iteration')))
+    if progress:
+        trainer.extend(extensions.ProgressBar(update_interval=progress_interval))
+    return trainer
+
+
+def apply_in_batches(fn, X, batchsize, device):
+    """``fn`` (a link method) over the rows of ``X`` in test mode, gathered as NumPy."""
+    cpu = chainer.backend.CpuDevice()
+    out = []
+    with chainer.using_config('train', False), chainer.no_backprop_mode():
+        for start in range(0, len(X), batchsize):
+            h = fn(device.send(numpy.asarray(X[start:start + batchsize])))
+            out.append(cpu.send(h.array))
+    return numpy.concatenate(out)

@@ -1,0 +1,51 @@
+"""Phase 2: DEC, refining the encoder and the centroids by minimising KL(P || Q)."""
+
+import os
+
+import chainer
+
+from dec_chainer.training._common import make_trainer
+from dec_chainer.training.extensions import (ClusteringMetrics, ConvergenceTrigger,
+                                             RefreshTargetDistribution, TargetDataset)
+
+
+def train_dec(model, X, config, out, device, seed=0, y=None, initial_labels=None,
+              progress=True):
+    """Run DEC's clustering phase on ``model`` (in place) over all rows of ``X``.
+
+    Every ``update_interval`` iterations ``P`` is recomputed from all points; every
+    ``check_interval`` the hard labels are compared with the previous check and training
+    stops when fewer than ``tol`` changed (or after ``dec_max_iter`` iterations). With
+    ``y`` the log also holds ACC/NMI/ARI at each refresh. A run cut short resumes from its
+    last snapshot under ``out``.
+
+    Returns:
+        dict: ``iterations``, ``converged``, ``last_change`` (fraction of labels changed at
+        the last check) and the trainer's ``log``.
+    """
+    device = chainer.get_device(device)
+    for pair in model.autoencoder:  # the decoders play no part in DEC
+        pair.decoder.disable_update()
+    model.to_device(device)
+    dataset = TargetDataset(X, model.n_clusters)
+    refresh = RefreshTargetDistribution(model, dataset, initial_labels,
+                                        config.eval_batchsize)
+    check_interval = config.check_interval or config.update_interval
+    stop = ConvergenceTrigger(refresh, config.tol, config.dec_max_iter, check_interval)
+    batchsize = config.dec_batchsize or len(X)
+    os.makedirs(out, exist_ok=True)
+    trainer = make_trainer(
+        model, dataset, batchsize=batchsize, stop_trigger=stop, lr=config.dec_lr,
+        momentum=config.dec_momentum, out=out, device=device, seed=seed,
+        lr_step=config.lr_step, lr_gamma=config.lr_gamma,
+        snapshot_interval=config.snapshot_interval, log_interval=config.update_interval,
+        progress=progress, progress_interval=max(1, min(50, config.update_interval)))
+    trainer.extend(refresh, trigger=(config.update_interval, 'iteration'))
+    if y is not None:
+        trainer.extend(ClusteringMetrics(refresh, y),
+                       trigger=(config.update_interval, 'iteration'))
+    trainer.run()
+    log = trainer.get_extension('LogReport').log
+    return {'iterations': trainer.updater.iteration, 'converged': stop.converged,
+            'last_change': stop.last_change, 'log': log}
+

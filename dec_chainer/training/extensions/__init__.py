@@ -1,0 +1,11 @@
+"""Trainer extensions of the two training phases."""
+
+from dec_chainer.training.extensions.random_state import RandomStateKeeper  # noqa: F401
+from dec_chainer.training.extensions.schedules import GradientScale  # noqa: F401
+from dec_chainer.training.extensions.schedules import LinearRamp  # noqa: F401
+from dec_chainer.training.extensions.schedules import set_bias_lr_mult  # noqa: F401
+from dec_chainer.training.extensions.schedules import StepDecay  # noqa: F401
+from dec_chainer.training.extensions.target_distribution import ClusteringMetrics  # noqa
+from dec_chainer.training.extensions.target_distribution import ConvergenceTrigger  # noqa
+from dec_chainer.training.extensions.target_distribution import RefreshTargetDistribution  # noqa
+from dec_chainer.training.extensions.target_distribution import TargetDataset  # noqa: F401

@@ -1,0 +1,41 @@
+"""Keeps NumPy random states in snapshots, so a resumed CPU run repeats an uninterrupted one."""
+
+import numpy
+
+import chainer
+from chainer.training import extension
+
+
+class RandomStateKeeper(extension.Extension):
+
+    """Serializes the global NumPy RNG (dropout masks, initialisers) and any ``RandomState``.
+
+    Chainer's snapshots hold the models, optimizers and iterator positions but not these
+    generators; without them a resumed run draws different dropout masks and shuffles.
+    """
+
+    trigger = (1 << 30, 'iteration')  # nothing to do while training; only serialize matters
+    priority = extension.PRIORITY_READER
+
+    def __init__(self, random_states=()):
+        self.random_states = list(random_states)
+
+    def __call__(self, trainer):
+        pass
+
+    def serialize(self, serializer):
+        loading = isinstance(serializer, chainer.serializer.Deserializer)
+        for i, rs in enumerate([None] + self.random_states):
+            key = 'global' if rs is None else 'rs{}'.format(i)
+            _, keys, pos, has_gauss, gauss = (
+                numpy.random.get_state() if rs is None else rs.get_state())
+            keys = numpy.array(keys, dtype=numpy.uint32)
+            meta = numpy.array([pos, has_gauss, gauss], dtype=numpy.float64)
+            serializer(key + '_keys', keys)
+            serializer(key + '_meta', meta)
+            if loading:
+                state = ('MT19937', keys, int(meta[0]), int(meta[1]), float(meta[2]))
+                if rs is None:
+                    numpy.random.set_state(state)
+                else:
+                    rs.set_state(state)

@@ -1,0 +1,131 @@
+"""The DEC phase's extensions: refresh of the target distribution P, metrics, convergence."""
+
+import numpy
+
+import chainer
+from chainer import backend
+from chainer.training import extension
+
+from dec_chainer.evaluations import eval_clustering
+
+
+class TargetDataset(chainer.dataset.DatasetMixin):
+
+    """Pairs ``(x_i, p_i)``: the points and their (mutable) rows of the target ``P``."""
+
+    def __init__(self, X, n_clusters):
+        self.X = X
+        self.p = numpy.zeros((len(X), n_clusters), dtype=X.dtype)
+
+    def __len__(self):
+        return len(self.X)
+
+    def get_example(self, i):
+        return self.X[i], self.p[i]
+
+
+class RefreshTargetDistribution(extension.Extension):
+
+    """Recompute ``P`` from the soft assignment of all points (run every update_interval).
+
+    Also keeps the hard labels (argmax of ``Q``) and reports ``dec/label_change``, the
+    fraction of points whose label changed since the previous refresh. ``P`` and the labels
+    are part of snapshots, so a resumed run continues from the same target.
+    """
+
+    priority = extension.PRIORITY_WRITER + 10  # before metrics, triggers and LogReport
+
+    def __init__(self, model, dataset, initial_labels=None, batchsize=2048):
+        self.model = model
+        self.dataset = dataset
+        self.batchsize = batchsize
+        self.labels = (None if initial_labels is None
+                       else numpy.asarray(initial_labels, dtype=numpy.int64))
+        self.label_change = None
+        self.n_refresh = 0
+
+    def initialize(self, trainer):
+        if self.n_refresh == 0:  # a fresh start; a resumed run restored P from its snapshot
+            self.refresh()
+
+    def refresh(self):
+        p, q = self.model.target_distribution_dataset(self.dataset.X, self.batchsize)
+        cpu = backend.CpuDevice()
+        self.dataset.p[...] = cpu.send(p)
+        labels = cpu.send(q.argmax(axis=1)).astype(numpy.int64)
+        if self.labels is not None:
+            self.label_change = float(numpy.mean(labels != self.labels))
+        self.labels = labels
+        self.n_refresh += 1
+
+    def __call__(self, trainer):
+        self.refresh()
+        if self.label_change is not None:
+            chainer.report({'dec/label_change': self.label_change})
+
+    def serialize(self, serializer):
+        self.n_refresh = serializer('n_refresh', self.n_refresh)
+        serializer('p', self.dataset.p)
+        if self.labels is None:
+            self.labels = numpy.zeros(len(self.dataset), dtype=numpy.int64)
+        serializer('labels', self.labels)
+
+
+class ClusteringMetrics(extension.Extension):
+
+    """Reports ``dec/acc``, ``dec/nmi``, ``dec/ari`` of the current labels against ``y``."""
+
+    priority = extension.PRIORITY_WRITER
+
+    def __init__(self, refresh, y_true):
+        self.refresh = refresh
+        self.y_true = numpy.asarray(y_true)
+
+    def __call__(self, trainer):
+        m = eval_clustering(self.y_true, self.refresh.labels)
+        chainer.report({'dec/' + k: v for k, v in m.items()})
+
+
+class ConvergenceTrigger:
+
+    """Stop trigger of the DEC phase: fewer than ``tol`` of the labels changed, or max_iter.
+
+    Every ``check_interval`` iterations (a multiple of the refresh interval) the current
+    hard labels are compared with those of the previous check (the k-means labels at the
+    start). ``converged`` and ``last_change`` say why and where training stopped.
+    """
+
+    def __init__(self, refresh, tol=0.001, max_iter=100000, check_interval=160):
+        self.refresh = refresh
+        self.tol = float(tol)
+        self.max_iter = int(max_iter)
+        self.check_interval = int(check_interval)
+        self._previous = None
+        self._checked_at = -1
+        self.last_change = None
+        self.converged = False
+
+    def get_training_length(self):
+        return self.max_iter, 'iteration'
+
+    def __call__(self, trainer):
+        it = trainer.updater.iteration
+        if it == self._checked_at:
+            return self.converged or it >= self.max_iter
+        if self._previous is None and self.refresh.labels is not None:
+            self._previous = self.refresh.labels.copy()
+        if it > 0 and it % self.check_interval == 0 and self._previous is not None:
+            labels = self.refresh.labels
+            self.last_change = float(numpy.mean(labels != self._previous))
+            self._previous = labels.copy()
+            self._checked_at = it
+            if self.last_change < self.tol:
+                self.converged = True
+        return self.converged or it >= self.max_iter
+
+    def serialize(self, serializer):
+        self._checked_at = serializer('checked_at', self._checked_at)
+        self.converged = bool(serializer('converged', self.converged))
+        if self._previous is None:
+            self._previous = numpy.zeros(len(self.refresh.dataset), dtype=numpy.int64)
+        serializer('previous', self._previous)

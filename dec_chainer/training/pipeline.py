@@ -1,0 +1,178 @@
+"""The whole DEC run: pretraining, k-means initialisation, DEC; resumable from its ``out``."""
+
+import json
+import os
+import platform
+import shutil
+import tempfile
+import time
+
+import numpy
+
+import chainer
+from chainer import serializers
+
+import dec_chainer
+from dec_chainer.evaluations import eval_clustering
+from dec_chainer.kmeans import kmeans
+from dec_chainer.links import DeepEmbeddedClustering, StackedDenoisingAutoEncoder
+from dec_chainer.presets import DECConfig, get_config
+from dec_chainer.training._common import apply_in_batches, seed_everything, stage_seed
+from dec_chainer.training.clustering import train_dec
+from dec_chainer.training.pretrain import pretrain_autoencoder
+from dec_chainer.validation import check_array, check_labels, check_n_clusters
+
+RUN_FILE = 'run.json'
+
+
+def build_autoencoder(n_features, config):
+    return StackedDenoisingAutoEncoder(
+        (n_features,) + tuple(config.hidden_dims), dropout=config.dropout,
+        dropout_placement=config.dropout_placement, init=config.init,
+        init_scale=config.init_scale)
+
+
+def _check_run_dir(out, identity):
+    """Record what this run is; refuse to resume a different one in the same directory."""
+    path = os.path.join(out, RUN_FILE)
+    if os.path.exists(path):
+        with open(path) as f:
+            previous = json.load(f)
+        if previous != identity:
+            diff = sorted(k for k in set(previous) | set(identity)
+                          if previous.get(k) != identity.get(k))
+            raise ValueError(
+                '{} holds a run with a different configuration (differs in: {}); use '
+                'another output directory or the same settings to resume it'.format(
+                    out, ', '.join(diff)))
+    else:
+        with open(path, 'w') as f:
+            json.dump(identity, f, indent=2, sort_keys=True)
+
+
+def _metrics(y, labels):
+    return eval_clustering(y, labels) if y is not None else {}
+
+
+def fit_dec(X, y=None, n_clusters=10, config='paper', out=None, device=-1, seed=0,
+            progress=True, log=print):
+    """Run DEC end to end on ``X`` and return the trained model and a report.
+
+    1. Pretrain the stacked denoising autoencoder on the first ``config.pretrain_samples``
+       rows (layer-wise, then end to end).
+    2. k-means (``config.kmeans_n_init`` restarts) on the embedding of the first
+       ``config.cluster_samples`` rows initialises the centroids.
+    3. DEC refines encoder and centroids on those rows until the labels settle.
+
+    Args:
+        X (array): data, shape (n, d); float32 is used.
+        y (array): optional labels, for ACC/NMI/ARI in the report (never for training).
+        n_clusters (int): number of clusters K.
+        config (str or DECConfig): a preset name or a config.
+        out (str): directory for snapshots, logs and results; a run cut short resumes from
+            it when called again with the same settings. None: a temporary directory.
+        device: Chainer device spec (-1 / '@numpy' CPU, 0 / '@cupy:0' GPU).
+        seed (int): the one seed of everything (initialisation, dropout, shuffling, k-means).
+        progress (bool): progress bars. log (callable): where status lines go.
+
+    Returns:
+        tuple: the trained :class:`DeepEmbeddedClustering` model (on ``device``) and a dict
+        with the labels, metrics and wall time of each phase, iterations and convergence.
+    """
+    config = get_config(config) if not isinstance(config, DECConfig) else config.validate()
+    X = check_array(X, name='X')
+    if y is not None:
+        y = check_labels(y, X.shape[0], name='y')
+    n_pre = min(config.pretrain_samples or len(X), len(X))
+    n_cl = min(config.cluster_samples or len(X), len(X))
+    n_clusters = check_n_clusters(n_clusters, n_cl)
+    device = chainer.get_device(device)
+    device.use()
+
+    tmp = None
+    if out is None:
+        tmp = out = tempfile.mkdtemp(prefix='dec_chainer_')
+    os.makedirs(out, exist_ok=True)
+    try:
+        return _fit(X, y, n_clusters, config, out, device, seed, progress, log, n_pre, n_cl)
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _fit(X, y, n_clusters, config, out, device, seed, progress, log, n_pre, n_cl):
+    identity = {'config': config.to_dict(), 'seed': int(seed), 'n_clusters': n_clusters,
+                'n_samples': int(X.shape[0]), 'n_features': int(X.shape[1])}
+    _check_run_dir(out, identity)
+    X_pre, X_cl = X[:n_pre], X[:n_cl]
+    y_cl = None if y is None else y[:n_cl]
+    report = {'seed': int(seed), 'n_clusters': n_clusters, 'n_pretrain': n_pre,
+              'n_cluster': n_cl, 'device': str(device), 'config': config.to_dict(),
+              'versions': {'dec_chainer': dec_chainer.__version__,
+                           'chainer': chainer.__version__, 'numpy': numpy.__version__,
+                           'python': platform.python_version()},
+              'seconds': {}, 'metrics': {}}
+
+    # 1. autoencoder
+    t0 = time.time()
+    seed_everything(stage_seed(seed, 0))
+    sdae = build_autoencoder(X.shape[1], config)
+    sdae.to_device(device)
+    report['pretrain'] = pretrain_autoencoder(sdae, X_pre, config,
+                                              os.path.join(out, 'pretrain'), device,
+                                              seed=seed, progress=progress, log=log)
+    report['seconds']['pretrain'] = round(time.time() - t0, 2)
+
+    # 2. k-means on the embedding
+    t0 = time.time()
+    kmeans_path = os.path.join(out, 'kmeans.npz')
+    if os.path.exists(kmeans_path):
+        with numpy.load(kmeans_path) as f:
+            centroids, km_labels = f['centroids'], f['labels']
+    else:
+        Z = apply_in_batches(sdae.encode, X_cl, config.eval_batchsize, device)
+        log('[kmeans] {} restarts on the {}-d embedding of {} points'.format(
+            config.kmeans_n_init, Z.shape[1], len(Z)))
+        centroids, km_labels, _ = kmeans(Z, n_clusters, n_init=config.kmeans_n_init,
+                                         random_state=stage_seed(seed, 200) % (2 ** 31),
+                                         progress=progress)
+        numpy.savez(kmeans_path, centroids=centroids, labels=km_labels)
+    report['seconds']['kmeans'] = round(time.time() - t0, 2)
+    report['metrics']['ae_kmeans'] = _metrics(y_cl, km_labels)
+    if y_cl is not None:
+        log('[kmeans] AE+k-means: ' + _fmt(report['metrics']['ae_kmeans']))
+
+    # 3. DEC
+    t0 = time.time()
+    model = DeepEmbeddedClustering(sdae, centroids, config.alpha, config.kernel,
+                                   config.dec_loss_reduce)
+    model.to_device(device)
+    model_path = os.path.join(out, 'model.npz')
+    if os.path.exists(model_path):
+        serializers.load_npz(model_path, model)
+        with open(os.path.join(out, 'dec_result.json')) as f:
+            dec = json.load(f)
+        log('[dec] loaded {}'.format(model_path))
+    else:
+        log('[dec] {} points, {} clusters, P every {} iterations, at most {}'.format(
+            n_cl, n_clusters, config.update_interval, config.dec_max_iter))
+        seed_everything(stage_seed(seed, 300))
+        dec = train_dec(model, X_cl, config, os.path.join(out, 'dec'), device,
+                        seed=stage_seed(seed, 301), y=y_cl, initial_labels=km_labels,
+                        progress=progress)
+        dec = {k: v for k, v in dec.items() if k != 'log'}
+        serializers.save_npz(model_path, model)
+        with open(os.path.join(out, 'dec_result.json'), 'w') as f:
+            json.dump(dec, f)
+    labels = model.predict(X_cl, config.eval_batchsize)
+    report['seconds']['dec'] = round(time.time() - t0, 2)
+    report['dec'] = dec
+    report['metrics']['dec'] = _metrics(y_cl, labels)
+    if y_cl is not None:
+        log('[dec] DEC: ' + _fmt(report['metrics']['dec']))
+    report['labels'] = labels
+    return model, report
+
+
+def _fmt(m):
+    return 'ACC {acc:.4f}  NMI {nmi:.4f}  ARI {ari:.4f}'.format(**m)

@@ -1,0 +1,89 @@
+"""Phase 1: the stacked denoising autoencoder, layer-wise then end to end."""
+
+import os
+import time
+
+import chainer
+from chainer import serializers
+
+from dec_chainer.links import ReconstructionLoss
+from dec_chainer.training._common import (apply_in_batches, make_trainer, seed_everything,
+                                          stage_seed)
+
+
+def _train_stage(autoencoder, data, config, n_iter, out, device, seed, progress, log_interval):
+    loss = ReconstructionLoss(autoencoder, config.ae_loss)
+    loss.to_device(device)
+    trainer = make_trainer(
+        loss, data, batchsize=config.batchsize, stop_trigger=(n_iter, 'iteration'),
+        lr=config.lr, momentum=config.momentum, out=out, device=device, seed=seed,
+        lr_step=config.lr_step, lr_gamma=config.lr_gamma,
+        momentum_ramp=config.momentum_ramp, bias_lr_mult=config.bias_lr_mult,
+        weight_decay=config.weight_decay, snapshot_interval=config.snapshot_interval,
+        log_interval=log_interval, progress=progress)
+    trainer.run()
+    return trainer
+
+
+def _final_loss(trainer):
+    log = trainer.get_extension('LogReport').log
+    return log[-1].get('main/loss') if log else None
+
+
+def pretrain_autoencoder(sdae, X, config, out, device, seed=0, progress=True, log=print,
+                         log_interval=1000):
+    """Greedy layer-wise denoising pretraining, then end-to-end fine-tuning (in place).
+
+    Each pair ``k`` learns to reconstruct the clean codes of pairs ``< k`` from their
+    dropout-corrupted version, for ``config.layerwise_iters`` iterations; then the whole
+    stack is fine-tuned without dropout for ``config.finetune_iters`` iterations. A stage
+    whose result file exists under ``out`` is loaded instead of trained, and a stage cut
+    short resumes from its last snapshot.
+
+    Returns:
+        dict: per stage, its iterations, final logged loss and wall time in seconds.
+    """
+    stages = {}
+    device = chainer.get_device(device)
+    os.makedirs(out, exist_ok=True)
+    if config.layerwise_iters:
+        data = X
+        for k, pair in enumerate(sdae):
+            name = 'layer{}'.format(k + 1)
+            path = os.path.join(out, name + '.npz')
+            t0 = time.time()
+            if os.path.exists(path):
+                serializers.load_npz(path, pair)
+                log('[pretrain] {}: loaded {}'.format(name, path))
+            else:
+                log('[pretrain] {}: {} -> {} -> {}, {} iterations'.format(
+                    name, pair.encoder.in_size, pair.encoder.out_size,
+                    pair.encoder.in_size, config.layerwise_iters))
+                seed_everything(stage_seed(seed, k + 1))
+                trainer = _train_stage(pair, data, config, config.layerwise_iters,
+                                       os.path.join(out, name), device,
+                                       stage_seed(seed, 100 + k), progress, log_interval)
+                serializers.save_npz(path, pair)
+                stages[name] = {'iterations': config.layerwise_iters,
+                                'loss': _final_loss(trainer),
+                                'seconds': round(time.time() - t0, 2)}
+            if k + 1 < len(sdae):
+                data = apply_in_batches(pair.encode, data, config.eval_batchsize, device)
+    if config.finetune_iters:
+        path = os.path.join(out, 'finetune.npz')
+        t0 = time.time()
+        if os.path.exists(path):
+            serializers.load_npz(path, sdae)
+            log('[pretrain] finetune: loaded {}'.format(path))
+        else:
+            log('[pretrain] finetune: end to end {}, {} iterations'.format(
+                '-'.join(map(str, sdae.dims)), config.finetune_iters))
+            seed_everything(stage_seed(seed, 50))
+            trainer = _train_stage(sdae, X, config, config.finetune_iters,
+                                   os.path.join(out, 'finetune'), device,
+                                   stage_seed(seed, 150), progress, log_interval)
+            serializers.save_npz(path, sdae)
+            stages['finetune'] = {'iterations': config.finetune_iters,
+                                  'loss': _final_loss(trainer),
+                                  'seconds': round(time.time() - t0, 2)}
+    return stages
