@@ -141,8 +141,10 @@ class DECConfig:
         return self
 
 
-#: The faithful protocol of the paper and its reference Caffe code (piiswrong/dec).
-PAPER = DECConfig()
+#: The faithful protocol of the paper and its reference Caffe code (piiswrong/dec): pixels
+#: x 0.02, the autoencoder pretrained on the first 60,000 points (MNIST's training split),
+#: all points clustered. (For data sets of your own, ``pretrain_samples=None``.)
+PAPER = DECConfig(scale='caffe', pretrain_samples=60000)
 
 #: The original Chainer repository of the article (ymym3412/DeepEmbeddedClustering):
 #: distance kernel, full-batch DEC steps with P recomputed every step and labels checked
@@ -159,8 +161,8 @@ ARTICLE = PAPER.replace(
 #: autoencoder training only (lr 1.0, uniform init, pixels in [0, 1], ~88 epochs), then DEC
 #: with P refreshed every 140 iterations, capped at 3,500 iterations.
 QUICK = PAPER.replace(
-    scale='unit', init='uniform', lr=1.0, momentum_ramp=0, bias_lr_mult=1.0, ae_loss='mse',
-    layerwise_iters=0, finetune_iters=24000, update_interval=140, dec_max_iter=3500,
+    scale='unit', pretrain_samples=None, init='uniform', lr=1.0, momentum_ramp=0,
+    bias_lr_mult=1.0, ae_loss='mse', layerwise_iters=0, finetune_iters=24000, update_interval=140, dec_max_iter=3500,
 )
 
 PRESETS = {'paper': PAPER, 'article': ARTICLE, 'quick': QUICK}

@@ -31,9 +31,11 @@ class DECKLDivergence(function.Function):
             z.ndim == 2,
             mu.dtype == z.dtype,
             mu.ndim == 2,
-            z.shape[1] == mu.shape[1],
             p.dtype == z.dtype,
             p.ndim == 2,
+        )
+        type_check.expect(
+            z.shape[1] == mu.shape[1],
             p.shape[0] == z.shape[0],
             p.shape[1] == mu.shape[0],
         )

@@ -28,8 +28,8 @@ class SoftAssignment(function.Function):
             z.ndim == 2,
             mu.dtype == z.dtype,
             mu.ndim == 2,
-            z.shape[1] == mu.shape[1],
         )
+        type_check.expect(z.shape[1] == mu.shape[1])
 
     def forward_cpu(self, inputs):
         z, mu = inputs

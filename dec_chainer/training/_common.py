@@ -1,12 +1,17 @@
 """What both training phases share: seeding, the trainer with its extensions, batched passes."""
 
+import os
+
 import numpy
 
 import chainer
+from chainer import serializers
 from chainer.training import extensions
 
 from dec_chainer.training.extensions import (LinearRamp, RandomStateKeeper, StepDecay,
                                              set_bias_lr_mult)
+
+SNAPSHOT_PREFIX = 'snapshot_iter_'
 
 
 def seed_everything(seed):
@@ -33,8 +38,8 @@ def make_trainer(target, dataset, *, batchsize, stop_trigger, lr, momentum, out,
 
     Extensions: lr x ``lr_gamma`` every ``lr_step`` iterations, an optional momentum ramp,
     bias lr multiplier, LogReport, snapshots every ``snapshot_interval`` iterations (the
-    latest one kept and loaded automatically when the same ``out`` is trained again), the
-    RNG states in those snapshots, and a progress bar.
+    latest one kept; :func:`run_resumable` starts from it), the RNG states in those
+    snapshots, and a progress bar.
     """
     order_rng = numpy.random.RandomState(seed % (2 ** 32))
     iterator = chainer.iterators.SerialIterator(
@@ -52,12 +57,38 @@ def make_trainer(target, dataset, *, batchsize, stop_trigger, lr, momentum, out,
         trainer.extend(LinearRamp('momentum', (0.0, momentum), (0, momentum_ramp)),
                        trigger=(1, 'iteration'))
     trainer.extend(RandomStateKeeper([order_rng]))
-    trainer.extend(extensions.snapshot(filename='snapshot_iter_{.updater.iteration}',
-                                       n_retains=1, autoload=True),
+    trainer.extend(extensions.snapshot(filename=SNAPSHOT_PREFIX + '{.updater.iteration}',
+                                       n_retains=1),
                    trigger=(snapshot_interval, 'iteration'))
     trainer.extend(extensions.LogReport(trigger=(log_interval, 'iteration')))
     if progress:
         trainer.extend(extensions.ProgressBar(update_interval=progress_interval))
+    return trainer
+
+
+def latest_snapshot(out):
+    """Path of the snapshot with the highest iteration under ``out``, or None."""
+    best, best_it = None, -1
+    if os.path.isdir(out):
+        for name in os.listdir(out):
+            suffix = name[len(SNAPSHOT_PREFIX):]
+            if name.startswith(SNAPSHOT_PREFIX) and suffix.isdigit() and int(suffix) > best_it:
+                best, best_it = os.path.join(out, name), int(suffix)
+    return best
+
+
+def run_resumable(trainer, log=None):
+    """Load the latest snapshot in ``trainer.out`` (if any), then run the trainer.
+
+    Loading before ``run`` (rather than Chainer's ``autoload``, which happens after other
+    extensions' ``initialize``) lets every extension initialise from the restored state.
+    """
+    path = latest_snapshot(trainer.out)
+    if path is not None:
+        serializers.load_npz(path, trainer)
+        if log is not None:
+            log('[resume] {} at iteration {}'.format(path, trainer.updater.iteration))
+    trainer.run()
     return trainer
 
 

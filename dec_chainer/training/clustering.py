@@ -4,13 +4,13 @@ import os
 
 import chainer
 
-from dec_chainer.training._common import make_trainer
+from dec_chainer.training._common import make_trainer, run_resumable
 from dec_chainer.training.extensions import (ClusteringMetrics, ConvergenceTrigger,
                                              RefreshTargetDistribution, TargetDataset)
 
 
 def train_dec(model, X, config, out, device, seed=0, y=None, initial_labels=None,
-              progress=True):
+              progress=True, log=None):
     """Run DEC's clustering phase on ``model`` (in place) over all rows of ``X``.
 
     Every ``update_interval`` iterations ``P`` is recomputed from all points; every
@@ -44,7 +44,7 @@ def train_dec(model, X, config, out, device, seed=0, y=None, initial_labels=None
     if y is not None:
         trainer.extend(ClusteringMetrics(refresh, y),
                        trigger=(config.update_interval, 'iteration'))
-    trainer.run()
+    run_resumable(trainer, log)
     log = trainer.get_extension('LogReport').log
     return {'iterations': trainer.updater.iteration, 'converged': stop.converged,
             'last_change': stop.last_change, 'log': log}

@@ -159,7 +159,7 @@ def _fit(X, y, n_clusters, config, out, device, seed, progress, log, n_pre, n_cl
         seed_everything(stage_seed(seed, 300))
         dec = train_dec(model, X_cl, config, os.path.join(out, 'dec'), device,
                         seed=stage_seed(seed, 301), y=y_cl, initial_labels=km_labels,
-                        progress=progress)
+                        progress=progress, log=log)
         dec = {k: v for k, v in dec.items() if k != 'log'}
         serializers.save_npz(model_path, model)
         with open(os.path.join(out, 'dec_result.json'), 'w') as f:

@@ -7,11 +7,12 @@ import chainer
 from chainer import serializers
 
 from dec_chainer.links import ReconstructionLoss
-from dec_chainer.training._common import (apply_in_batches, make_trainer, seed_everything,
-                                          stage_seed)
+from dec_chainer.training._common import (apply_in_batches, make_trainer, run_resumable,
+                                          seed_everything, stage_seed)
 
 
-def _train_stage(autoencoder, data, config, n_iter, out, device, seed, progress, log_interval):
+def _train_stage(autoencoder, data, config, n_iter, out, device, seed, progress, log_interval,
+                 log):
     loss = ReconstructionLoss(autoencoder, config.ae_loss)
     loss.to_device(device)
     trainer = make_trainer(
@@ -21,8 +22,7 @@ def _train_stage(autoencoder, data, config, n_iter, out, device, seed, progress,
         momentum_ramp=config.momentum_ramp, bias_lr_mult=config.bias_lr_mult,
         weight_decay=config.weight_decay, snapshot_interval=config.snapshot_interval,
         log_interval=log_interval, progress=progress)
-    trainer.run()
-    return trainer
+    return run_resumable(trainer, log)
 
 
 def _final_loss(trainer):
@@ -62,7 +62,8 @@ def pretrain_autoencoder(sdae, X, config, out, device, seed=0, progress=True, lo
                 seed_everything(stage_seed(seed, k + 1))
                 trainer = _train_stage(pair, data, config, config.layerwise_iters,
                                        os.path.join(out, name), device,
-                                       stage_seed(seed, 100 + k), progress, log_interval)
+                                       stage_seed(seed, 100 + k), progress, log_interval,
+                                       log)
                 serializers.save_npz(path, pair)
                 stages[name] = {'iterations': config.layerwise_iters,
                                 'loss': _final_loss(trainer),
@@ -81,7 +82,7 @@ def pretrain_autoencoder(sdae, X, config, out, device, seed=0, progress=True, lo
             seed_everything(stage_seed(seed, 50))
             trainer = _train_stage(sdae, X, config, config.finetune_iters,
                                    os.path.join(out, 'finetune'), device,
-                                   stage_seed(seed, 150), progress, log_interval)
+                                   stage_seed(seed, 150), progress, log_interval, log)
             serializers.save_npz(path, sdae)
             stages['finetune'] = {'iterations': config.finetune_iters,
                                   'loss': _final_loss(trainer),

@@ -1,0 +1,234 @@
+"""Training phases: schedules, bias lr, convergence, exact resume, reproducibility."""
+
+import os
+
+import numpy
+import pytest
+
+import chainer
+
+import dec_chainer
+from dec_chainer.datasets import load_digits
+from dec_chainer.links import (DeepEmbeddedClustering, ReconstructionLoss,
+                               StackedDenoisingAutoEncoder)
+from dec_chainer.training import train_dec
+from dec_chainer.training._common import (latest_snapshot, make_trainer, run_resumable,
+                                          seed_everything)
+from dec_chainer.training.extensions import ConvergenceTrigger, GradientScale
+
+CPU = chainer.get_device('@numpy')
+QUIET = dict(progress=False)
+
+
+@pytest.fixture(scope='module')
+def digits():
+    return load_digits()
+
+
+def small_sdae(n_in=64, seed=0, placement='paper'):
+    seed_everything(seed)
+    return StackedDenoisingAutoEncoder((n_in, 32, 16, 4), dropout=0.2,
+                                       dropout_placement=placement)
+
+
+def pretrain_trainer(sdae, X, out, n_iter, **kw):
+    loss = ReconstructionLoss(sdae, 'mse')
+    args = dict(batchsize=32, stop_trigger=(n_iter, 'iteration'), lr=0.5, momentum=0.9,
+                out=str(out), device=CPU, seed=7, lr_step=15, lr_gamma=0.5,
+                momentum_ramp=10, bias_lr_mult=2.0, snapshot_interval=10, log_interval=5,
+                progress=False)
+    args.update(kw)
+    return make_trainer(loss, X, **args)
+
+
+def test_lr_and_momentum_schedules(tmp_path, digits):
+    X = digits[0][:200]
+    trainer = pretrain_trainer(small_sdae(), X, tmp_path, 31)
+    opt = trainer.updater.get_optimizer('main')
+    seen = {}
+
+    @chainer.training.make_extension(trigger=(1, 'iteration'), priority=-1000)
+    def record(t):
+        seen[t.updater.iteration] = (opt.lr, opt.momentum)
+
+    trainer.extend(record)
+    trainer.run()
+    assert seen[1] == (0.5, pytest.approx(0.09))     # momentum ramps 0 -> 0.9 over 10
+    assert seen[10][1] == pytest.approx(0.9) and seen[20][1] == pytest.approx(0.9)
+    assert seen[14][0] == 0.5 and seen[15][0] == 0.25 and seen[30][0] == 0.125
+    assert all(type(lr) is float and type(m) is float for lr, m in seen.values())
+
+
+def test_bias_gets_twice_the_learning_rate():
+    link = chainer.links.Linear(3, 2, initialW=0, initial_bias=0)
+    opt = chainer.optimizers.SGD(lr=0.1)
+    opt.setup(link)
+    link.b.update_rule.add_hook(GradientScale(2.0))
+    link.cleargrads()
+    link.W.grad = numpy.ones((2, 3), numpy.float32)
+    link.b.grad = numpy.ones(2, numpy.float32)
+    opt.update()
+    numpy.testing.assert_allclose(link.W.array, -0.1)
+    numpy.testing.assert_allclose(link.b.array, -0.2)
+
+
+def params_of(link):
+    return {name: p.array.copy() for name, p in link.namedparams()}
+
+
+def assert_same_params(a, b):
+    assert a.keys() == b.keys()
+    for k in a:
+        numpy.testing.assert_array_equal(a[k], b[k], err_msg=k)
+
+
+def test_pretraining_resume_is_exact(tmp_path, digits):
+    """40 iterations at once == 20, 'killed', then resumed to 40 (dropout included)."""
+    X = digits[0][:300]
+    whole = small_sdae(placement='article')
+    seed_everything(11)
+    run_resumable(pretrain_trainer(whole, X, tmp_path / 'whole', 40))
+
+    part = small_sdae(placement='article')
+    seed_everything(11)
+    run_resumable(pretrain_trainer(part, X, tmp_path / 'part', 20))
+    assert latest_snapshot(str(tmp_path / 'part')).endswith('snapshot_iter_20')
+    fresh = small_sdae(placement='article')  # a new process after the kill
+    numpy.random.seed(999)                   # whatever the RNG holds now
+    trainer = run_resumable(pretrain_trainer(fresh, X, tmp_path / 'part', 40))
+    assert trainer.updater.iteration == 40
+    assert_same_params(params_of(fresh), params_of(whole))
+    changed = params_of(part)
+    assert not all(numpy.array_equal(changed[k], v) for k, v in params_of(whole).items())
+
+
+def dec_setup(digits, seed=0):
+    X, y = digits
+    sdae = small_sdae(seed=seed)
+    rng = numpy.random.RandomState(seed)
+    centroids = rng.randn(10, 4).astype(numpy.float32)
+    return DeepEmbeddedClustering(sdae, centroids), X[:400], y[:400]
+
+
+def test_dec_phase_resume_is_exact(tmp_path, digits):
+    config = dec_chainer.get_config('quick', update_interval=4, snapshot_interval=6,
+                                    dec_batchsize=64, tol=0.0)
+    whole, X, y = dec_setup(digits)
+    seed_everything(3)
+    r = train_dec(whole, X, config.replace(dec_max_iter=30), str(tmp_path / 'w'), CPU,
+                  seed=5, y=y, **QUIET)
+    assert r['iterations'] == 30 and not r['converged']
+    keys = r['log'][-1].keys()
+    assert {'main/loss', 'dec/acc', 'dec/nmi', 'dec/ari', 'dec/label_change'} <= set(keys)
+
+    part, _, _ = dec_setup(digits)
+    seed_everything(3)
+    train_dec(part, X, config.replace(dec_max_iter=18), str(tmp_path / 'p'), CPU, seed=5,
+              **QUIET)
+    fresh, _, _ = dec_setup(digits)
+    numpy.random.seed(12345)
+    r2 = train_dec(fresh, X, config.replace(dec_max_iter=30), str(tmp_path / 'p'), CPU,
+                   seed=5, **QUIET)
+    assert r2['iterations'] == 30
+    assert_same_params(params_of(fresh), params_of(whole))
+
+
+class _FakeRefresh:
+    def __init__(self, n):
+        self.labels = numpy.zeros(n, dtype=numpy.int64)
+        self.dataset = numpy.zeros(n)
+
+
+class _FakeTrainer:
+    class updater:
+        iteration = 0
+
+
+def test_convergence_trigger():
+    refresh = _FakeRefresh(1000)
+    trig = ConvergenceTrigger(refresh, tol=0.01, max_iter=100, check_interval=10)
+    t = _FakeTrainer()
+    assert not trig(t)                        # iteration 0: remembers the start labels
+    t.updater.iteration = 5
+    refresh.labels = refresh.labels.copy()
+    refresh.labels[:500] = 1
+    assert not trig(t)                        # not a check iteration
+    t.updater.iteration = 10
+    assert not trig(t) and trig.last_change == 0.5
+    refresh.labels = refresh.labels.copy()
+    refresh.labels[:9] = 2                    # 0.9 % changed < 1 %
+    t.updater.iteration = 20
+    assert trig(t) and trig.converged and trig.last_change == pytest.approx(0.009)
+    never = ConvergenceTrigger(_FakeRefresh(10), tol=0.0, max_iter=30, check_interval=10)
+    t.updater.iteration = 0
+    never(t)
+    t.updater.iteration = 30
+    assert never(t) and not never.converged   # stopped by max_iter
+
+
+def tiny_config(**kw):
+    base = dict(hidden_dims=(32, 32, 64, 6), finetune_iters=120, dec_max_iter=60,
+                update_interval=20, kmeans_n_init=3, snapshot_interval=50, lr_step=100)
+    base.update(kw)
+    return dec_chainer.get_config('quick', **base)
+
+
+def test_one_seed_repeats_exactly(digits, tmp_path):
+    X, y = digits
+    runs = []
+    for i in range(2):
+        model, report = dec_chainer.fit_dec(X[:500], y[:500], 10, tiny_config(),
+                                            out=str(tmp_path / str(i)), seed=4,
+                                            log=lambda *a: None, **QUIET)
+        runs.append((params_of(model), report))
+    assert_same_params(runs[0][0], runs[1][0])
+    numpy.testing.assert_array_equal(runs[0][1]['labels'], runs[1][1]['labels'])
+    other, _ = dec_chainer.fit_dec(X[:500], y[:500], 10, tiny_config(), out=None, seed=5,
+                                   log=lambda *a: None, **QUIET)
+    assert not numpy.array_equal(params_of(other)['/centroids'], runs[0][0]['/centroids'])
+
+
+def test_layerwise_pretraining_and_rerun_loads_results(digits, tmp_path):
+    X, y = digits
+    config = tiny_config(layerwise_iters=30, finetune_iters=30, dec_max_iter=20,
+                         update_interval=10, init='normal', lr=0.1, momentum_ramp=10)
+    lines = []
+    model, report = dec_chainer.fit_dec(X[:300], y[:300], 10, config, out=str(tmp_path),
+                                        seed=1, log=lines.append, **QUIET)
+    assert set(report['pretrain']) == {'layer1', 'layer2', 'layer3', 'layer4', 'finetune'}
+    for name in ('layer1.npz', 'layer4.npz', 'finetune.npz'):
+        assert os.path.exists(tmp_path / 'pretrain' / name)
+    assert report['metrics']['ae_kmeans'].keys() == {'acc', 'nmi', 'ari'}
+    # a second call on the same directory trains nothing and gives the same model
+    lines.clear()
+    again, report2 = dec_chainer.fit_dec(X[:300], y[:300], 10, config, out=str(tmp_path),
+                                         seed=1, log=lines.append, **QUIET)
+    assert sum('loaded' in line for line in lines) == 6  # 4 layers, finetune, DEC
+    assert_same_params(params_of(again), params_of(model))
+    numpy.testing.assert_array_equal(report2['labels'], report['labels'])
+    # a different configuration must not silently reuse that directory
+    with pytest.raises(ValueError, match='different configuration .*dec_max_iter|config'):
+        dec_chainer.fit_dec(X[:300], y[:300], 10, config.replace(dec_max_iter=21),
+                            out=str(tmp_path), seed=1, log=lines.append, **QUIET)
+
+
+@pytest.mark.parametrize('kwargs, match', [
+    (dict(n_clusters=1), 'at least 2'),
+    (dict(n_clusters=400), 'too few samples for the clusters'),
+    (dict(y=numpy.zeros(5)), '5 labels for 300 samples'),
+    (dict(config='fast'), "unknown preset 'fast'"),
+])
+def test_fit_dec_rejects_bad_input_before_training(digits, kwargs, match, tmp_path):
+    X = digits[0][:300]
+    args = dict(n_clusters=10, config=tiny_config(), out=str(tmp_path), **QUIET)
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        dec_chainer.fit_dec(X, **args)
+    assert not os.path.exists(tmp_path / 'pretrain')  # nothing was trained
+
+
+def test_fit_dec_rejects_nan():
+    X = numpy.random.rand(50, 4)
+    X[3, 1] = numpy.nan
+    with pytest.raises(ValueError, match='1 NaN'):
+        dec_chainer.fit_dec(X, n_clusters=3, config=tiny_config(), **QUIET)
