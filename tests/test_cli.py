@@ -79,3 +79,33 @@ def test_baseline_command_errors(tmp_path, capsys):
     numpy.save(p, numpy.random.rand(3, 2))
     assert main(['baseline', '--dataset', str(p), '--clusters', '5']) == 2
     assert 'too few samples' in capsys.readouterr().err
+
+
+TINY = ['hidden_dims=[32,32,64,6]', 'finetune_iters=100', 'dec_max_iter=40',
+        'update_interval=20', 'kmeans_n_init=2']
+
+
+def test_train_command_writes_metrics(tmp_path, capsys):
+    import json
+    out = tmp_path / 'run'
+    assert main(['train', '--dataset', 'digits', '--no-progress', '--out', str(out),
+                 '--seed', '3', '--set'] + TINY) == 0
+    text = capsys.readouterr().out
+    import re
+    assert 'AE + k-means' in text and re.search(r'DEC \((20|40) iterations', text)
+    metrics = json.loads((out / 'metrics.json').read_text())
+    assert metrics['seed'] == 3 and metrics['preset'] == 'quick'
+    assert metrics['config']['hidden_dims'] == [32, 32, 64, 6]
+    assert set(metrics['metrics']['dec']) == {'acc', 'nmi', 'ari'}
+    assert metrics['provenance']['command'].startswith('dec-chainer train')
+    assert numpy.load(out / 'labels.npy').shape == (1797,)
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['train', '--dataset', 'digits', '--set', 'dec_max_itr=3'], 'unknown setting'),
+    (['train', '--dataset', 'digits', '--set', 'novalue'], 'not KEY=VALUE'),
+    (['train', '--dataset', 'nothing.csv'], 'data file not found'),
+])
+def test_train_command_errors(argv, message, capsys, tmp_path):
+    assert main(argv + ['--out', str(tmp_path / 'r')]) == 2
+    assert message in capsys.readouterr().err
