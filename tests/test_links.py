@@ -117,3 +117,30 @@ def test_dec_link_dataset_passes_match_direct_computation():
     assert model.centroids.grad is not None and sdae[0].encoder.W.grad is not None
     with pytest.raises(ValueError, match=r'centroids must have shape \(K, 3\)'):
         DeepEmbeddedClustering(sdae, numpy.zeros((4, 5)))
+
+
+def test_target_distribution_of_a_million_points_in_bounded_memory():
+    import tracemalloc
+    from dec_chainer.links import target_distribution_in_batches
+    n, d, width, K = 1000000, 8, 500, 10
+    rng = numpy.random.RandomState(0)
+    X = rng.rand(n, d).astype(numpy.float32)
+    enc1 = chainer.links.Linear(d, width)
+    enc2 = chainer.links.Linear(width, 5)
+
+    def encode(x):
+        return enc2(chainer.functions.relu(enc1(x)))
+
+    centroids = rng.randn(K, 5).astype(numpy.float32)
+    tracemalloc.start()
+    p, q = target_distribution_in_batches(encode, X, centroids, batchsize=8192)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert p.shape == q.shape == (n, K)
+    numpy.testing.assert_allclose(p.sum(axis=1), 1, rtol=1e-4)
+    # the hidden layer of all points would be 2 GB; the (n, K) results are 40 MB each
+    assert peak < 400 * 2 ** 20, peak / 2 ** 20
+    # and the first rows agree with an all-at-once computation on them
+    with chainer.no_backprop_mode():
+        q_head = soft_assignment(encode(X[:1000]), centroids).array
+    numpy.testing.assert_allclose(q[:1000], q_head, rtol=1e-5, atol=1e-7)

@@ -10,6 +10,42 @@ from dec_chainer.functions import soft_assignment
 from dec_chainer.functions import target_distribution
 
 
+def _batches(X, batchsize, device):
+    with chainer.using_config('train', False), chainer.no_backprop_mode():
+        for start in range(0, len(X), batchsize):
+            yield device.send(numpy.asarray(X[start:start + batchsize]))
+
+
+def soft_assignment_in_batches(encode, X, centroids, alpha=1.0, kernel='squared',
+                               batchsize=2048, device=None):
+    """``q`` of all rows of ``X``, encoding ``batchsize`` rows at a time.
+
+    Memory beyond the (n, K) result is that of one batch through ``encode``: the embedding
+    of all points is never held, so a million points fit easily.
+
+    Args:
+        encode (callable): maps a batch (array) to embeddings (Variable or array).
+        X (array): the data set (NumPy; rows are sent to ``device`` batch by batch).
+        centroids (array): (K, d) on ``device``.
+        device: a Chainer device (default: CPU).
+
+    Returns:
+        array: ``q`` of shape (n, K) on ``device``.
+    """
+    device = chainer.get_device(device if device is not None else '@numpy')
+    mu = centroids.array if hasattr(centroids, 'array') else centroids
+    parts = [soft_assignment(encode(x), mu, alpha, kernel).array
+             for x in _batches(X, batchsize, device)]
+    return device.xp.concatenate(parts)
+
+
+def target_distribution_in_batches(encode, X, centroids, alpha=1.0, kernel='squared',
+                                   batchsize=2048, device=None):
+    """``(p, q)`` over the whole data set (``f_j`` sums over all rows), in batches."""
+    q = soft_assignment_in_batches(encode, X, centroids, alpha, kernel, batchsize, device)
+    return target_distribution(q), q
+
+
 class DeepEmbeddedClustering(chainer.Chain):
 
     """Encoder ``f_theta`` (a :class:`StackedDenoisingAutoEncoder`'s) and centroids ``mu``.
@@ -53,24 +89,15 @@ class DeepEmbeddedClustering(chainer.Chain):
 
     # -- whole data sets, in batches, without a graph -------------------------------------
 
-    def _batches(self, X, batchsize):
-        device = self.device
-        with chainer.using_config('train', False), chainer.no_backprop_mode():
-            for start in range(0, len(X), batchsize):
-                yield device.send(numpy.asarray(X[start:start + batchsize]))
-
     def embed_dataset(self, X, batchsize=1024):
         """Embeddings of all rows of ``X`` (on the model's device)."""
-        xp = self.device.xp
-        return xp.concatenate([self.embed(x).array for x in self._batches(X, batchsize)])
+        return self.device.xp.concatenate(
+            [self.embed(x).array for x in _batches(X, batchsize, self.device)])
 
     def soft_assignment_dataset(self, X, batchsize=1024):
         """``q`` for all rows of ``X``; memory O(batchsize x width + n x K)."""
-        xp = self.device.xp
-        mu = self.centroids.array
-        return xp.concatenate([
-            soft_assignment(self.embed(x), mu, self.alpha, self.kernel).array
-            for x in self._batches(X, batchsize)])
+        return soft_assignment_in_batches(self.embed, X, self.centroids, self.alpha,
+                                          self.kernel, batchsize, self.device)
 
     def target_distribution_dataset(self, X, batchsize=1024):
         """``(p, q)`` over all rows of ``X``: ``f_j`` sums over the whole data set."""
