@@ -38,6 +38,7 @@ def run_experiment(dataset='mnist', preset='quick', overrides=None, n_clusters=N
     command.
     """
     config = get_config(preset, **(overrides or {}))
+    origin = provenance(argv)  # the commit and command this run starts from
     t0 = time.time()
     X, y = load_dataset(dataset, scale=config.scale)
     if n_clusters is None:
@@ -50,7 +51,7 @@ def run_experiment(dataset='mnist', preset='quick', overrides=None, n_clusters=N
     report['seconds']['load'] = round(load_s, 2)
     report['seconds']['total'] = round(time.time() - t0, 2)
     report.update(dataset=dataset, preset=preset, overrides=overrides or {},
-                  provenance=provenance(argv))
+                  provenance=origin)
     labels = report.pop('labels')
     if out is not None:
         numpy.save(os.path.join(out, 'labels.npy'), labels)
