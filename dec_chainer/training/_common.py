@@ -33,13 +33,14 @@ def stage_seed(seed, stage):
 def make_trainer(target, dataset, *, batchsize, stop_trigger, lr, momentum, out, device,
                  seed, lr_step=20000, lr_gamma=0.1, momentum_ramp=0, bias_lr_mult=1.0,
                  weight_decay=0.0, snapshot_interval=2000, log_interval=1000,
-                 progress=True, progress_interval=50):
+                 progress=True, progress_interval=50, print_keys=()):
     """A MomentumSGD ``Trainer`` for ``target`` (a loss link) over ``dataset``.
 
     Extensions: lr x ``lr_gamma`` every ``lr_step`` iterations, an optional momentum ramp,
-    bias lr multiplier, LogReport, snapshots every ``snapshot_interval`` iterations (the
-    latest one kept; :func:`run_resumable` starts from it), the RNG states in those
-    snapshots, and a progress bar.
+    bias lr multiplier, LogReport (with the lr), snapshots every ``snapshot_interval``
+    iterations (the latest one kept; :func:`run_resumable` starts from it), the RNG states
+    in those snapshots, and with ``progress`` a progress bar and a PrintReport of
+    ``print_keys``.
     """
     order_rng = numpy.random.RandomState(seed % (2 ** 32))
     iterator = chainer.iterators.SerialIterator(
@@ -60,8 +61,11 @@ def make_trainer(target, dataset, *, batchsize, stop_trigger, lr, momentum, out,
     trainer.extend(extensions.snapshot(filename=SNAPSHOT_PREFIX + '{.updater.iteration}',
                                        n_retains=1),
                    trigger=(snapshot_interval, 'iteration'))
+    trainer.extend(extensions.observe_lr(), trigger=(log_interval, 'iteration'))
     trainer.extend(extensions.LogReport(trigger=(log_interval, 'iteration')))
     if progress:
+        if print_keys:
+            trainer.extend(extensions.PrintReport(list(print_keys)))
         trainer.extend(extensions.ProgressBar(update_interval=progress_interval))
     return trainer
 

@@ -21,7 +21,8 @@ def _train_stage(autoencoder, data, config, n_iter, out, device, seed, progress,
         lr_step=config.lr_step, lr_gamma=config.lr_gamma,
         momentum_ramp=config.momentum_ramp, bias_lr_mult=config.bias_lr_mult,
         weight_decay=config.weight_decay, snapshot_interval=config.snapshot_interval,
-        log_interval=log_interval, progress=progress)
+        log_interval=log_interval, progress=progress,
+        print_keys=('iteration', 'main/loss', 'lr', 'elapsed_time'))
     return run_resumable(trainer, log)
 
 
