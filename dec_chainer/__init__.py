@@ -13,3 +13,4 @@ from dec_chainer import links  # noqa: F401
 from dec_chainer.functions import target_distribution  # noqa: F401
 from dec_chainer.presets import DECConfig, get_config, PRESETS  # noqa: F401
 from dec_chainer.training import fit_dec  # noqa: F401
+from dec_chainer.estimator import DEC  # noqa: F401

@@ -1,0 +1,247 @@
+"""A scikit-learn style estimator around the DEC pipeline."""
+
+import json
+import os
+
+import numpy
+from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
+from sklearn.exceptions import NotFittedError
+
+import chainer
+from chainer import serializers
+
+from dec_chainer.links import DeepEmbeddedClustering
+from dec_chainer.presets import DECConfig, get_config
+from dec_chainer.validation import check_array, check_labels, check_n_clusters
+
+_META_KEY = '__dec_chainer_meta__'
+_FORMAT = 'dec_chainer.DEC/1'
+
+
+class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
+
+    """Deep Embedded Clustering (Xie, Girshick & Farhadi, ICML 2016).
+
+    Follows scikit-learn's conventions: ``__init__`` only stores the parameters, ``fit``
+    learns and returns ``self``, fitted attributes end in ``_``.
+
+    Args:
+        n_clusters (int): number of clusters (>= 2).
+        dims (sequence of int): hidden layer sizes after the input, the last being the
+            embedding; default: the preset's (500, 500, 2000, 10).
+        preset (str): ``'paper'``, ``'article'`` or ``'quick'`` (see
+            :mod:`dec_chainer.presets`). ``'paper'`` is the full schedule (hours on a CPU).
+        alpha (float): degrees of freedom of the Student's t kernel.
+        update_interval (int): iterations between refreshes of the target distribution;
+            default: the preset's.
+        tol (float): stop when fewer than this fraction of labels changed between checks;
+            default: the preset's.
+        config (dict): any other preset values to override, e.g.
+            ``{'finetune_iters': 5000, 'dec_max_iter': 2000}``. Unlike the command line,
+            the estimator pretrains on and clusters all rows of ``X`` unless ``config`` sets
+            ``pretrain_samples``/``cluster_samples``.
+        device: Chainer device spec: -1 or ``'@numpy'`` (CPU), 0 or ``'@cupy:0'`` (GPU).
+        random_state (int or None): the one seed of the fit (None: a fresh random seed).
+        verbose (bool): progress bars and status lines.
+
+    Attributes:
+        labels_ (ndarray): cluster of each training point.
+        cluster_centers_ (ndarray): (n_clusters, embedding size) centroids in the embedding.
+        n_iter_ (int): iterations of the DEC phase.
+        n_features_in_ (int): features seen by ``fit``.
+        converged_ (bool): whether DEC stopped on ``tol`` (rather than its iteration cap).
+        report_ (dict): wall time per phase (and metrics when ``fit`` got labels).
+        seed_ (int): the seed used.
+    """
+
+    def __init__(self, n_clusters=10, dims=None, preset='paper', alpha=1.0,
+                 update_interval=None, tol=None, config=None, device=-1, random_state=None,
+                 verbose=False):
+        self.n_clusters = n_clusters
+        self.dims = dims
+        self.preset = preset
+        self.alpha = alpha
+        self.update_interval = update_interval
+        self.tol = tol
+        self.config = config
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # -- configuration -------------------------------------------------------------------
+
+    def _build_config(self):
+        overrides = {'pretrain_samples': None, 'cluster_samples': None}
+        overrides.update(self.config or {})
+        if self.dims is not None:
+            overrides['hidden_dims'] = tuple(int(d) for d in self.dims)
+        overrides['alpha'] = self.alpha
+        if self.update_interval is not None:
+            overrides['update_interval'] = self.update_interval
+        if self.tol is not None:
+            overrides['tol'] = self.tol
+        return get_config(self.preset, **overrides)
+
+    def _seed(self):
+        if self.random_state is None:
+            return int(numpy.random.SeedSequence().generate_state(1)[0])
+        if isinstance(self.random_state, numpy.random.RandomState):
+            return int(self.random_state.randint(0, 2 ** 31 - 1))
+        return int(self.random_state)
+
+    # -- fitting -------------------------------------------------------------------------
+
+    def fit(self, X, y=None):
+        """Learn the embedding and the clusters of ``X``; ``y`` (optional) only for metrics."""
+        from dec_chainer.training import fit_dec
+        config = self._build_config()
+        X = check_array(X, name='X')
+        n_clusters = check_n_clusters(self.n_clusters, X.shape[0])
+        if y is not None:
+            y = check_labels(y, X.shape[0], name='y')
+        seed = self._seed()
+        log = print if self.verbose else (lambda *a: None)
+        model, report = fit_dec(X, y, n_clusters, config, out=None, device=self.device,
+                                seed=seed, progress=bool(self.verbose), log=log)
+        self._set_fitted(model, config, X.shape[1], seed)
+        self.labels_ = report['labels']
+        self.n_iter_ = int(report['dec']['iterations'])
+        self.converged_ = bool(report['dec']['converged'])
+        self.report_ = {k: report[k] for k in ('seconds', 'metrics', 'pretrain')}
+        return self
+
+    def _set_fitted(self, model, config, n_features, seed):
+        self.model_ = model
+        self.config_ = config.to_dict()
+        self.n_features_in_ = int(n_features)
+        self.seed_ = int(seed)
+        self.cluster_centers_ = chainer.backend.CpuDevice().send(model.centroids.array).copy()
+
+    # -- using a fitted model ------------------------------------------------------------
+
+    def _check_fitted(self):
+        if not hasattr(self, 'model_'):
+            raise NotFittedError('this DEC instance is not fitted yet; call fit first')
+
+    def _check_X(self, X):
+        self._check_fitted()
+        X = check_array(X, name='X')
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError('X has {} features, but this DEC was fitted on {}'.format(
+                X.shape[1], self.n_features_in_))
+        return X
+
+    def _batchsize(self):
+        return int(self.config_.get('eval_batchsize', 2048))
+
+    def predict(self, X):
+        """The cluster of each row of ``X`` (argmax of the soft assignment)."""
+        X = self._check_X(X)
+        return self.model_.predict(X, self._batchsize())
+
+    def predict_proba(self, X):
+        """Soft assignments ``q`` (n, n_clusters): Student's t kernel, rows sum to 1."""
+        X = self._check_X(X)
+        q = self.model_.soft_assignment_dataset(X, self._batchsize())
+        return chainer.backend.CpuDevice().send(q)
+
+    def transform(self, X):
+        """The embedding of each row of ``X``, shape (n, embedding size)."""
+        X = self._check_X(X)
+        z = self.model_.embed_dataset(X, self._batchsize())
+        return chainer.backend.CpuDevice().send(z)
+
+    # -- persistence ---------------------------------------------------------------------
+
+    def _meta(self):
+        return {'format': _FORMAT, 'params': self.get_params(), 'config': self.config_,
+                'n_features_in': self.n_features_in_, 'seed': self.seed_,
+                'n_iter': getattr(self, 'n_iter_', None),
+                'converged': getattr(self, 'converged_', None)}
+
+    def _weights(self):
+        state = {}
+        serializers.DictionarySerializer(state).save(self.model_)
+        cpu = chainer.backend.CpuDevice()
+        return {k: cpu.send(v) for k, v in state.items()}
+
+    def save(self, path):
+        """Write the fitted model to one ``.npz`` file: the weights and a JSON config.
+
+        The file is enough to :meth:`load` and predict; the training data is not needed.
+        """
+        self._check_fitted()
+        arrays = self._weights()
+        arrays[_META_KEY] = numpy.array(json.dumps(self._meta(), default=str))
+        arrays['labels_'] = numpy.asarray(self.labels_)
+        with open(os.fspath(path), 'wb') as f:
+            numpy.savez(f, **arrays)
+        return path
+
+    @classmethod
+    def load(cls, path, device=None):
+        """Load a model written by :meth:`save` (optionally onto another ``device``)."""
+        path = os.fspath(path)
+        if not os.path.isfile(path):
+            raise FileNotFoundError('model file not found: {}'.format(path))
+        try:
+            npz = numpy.load(path, allow_pickle=False)
+        except (ValueError, OSError) as e:
+            raise ValueError('{}: not a readable .npz model ({})'.format(path, e)) from None
+        with npz:
+            if _META_KEY not in npz.files:
+                raise ValueError('{}: not a dec_chainer.DEC model file (no {})'.format(
+                    path, _META_KEY))
+            meta = json.loads(str(npz[_META_KEY]))
+            if meta.get('format') != _FORMAT:
+                raise ValueError('{}: unknown model format {!r}'.format(
+                    path, meta.get('format')))
+            params = dict(meta['params'])
+            if device is not None:
+                params['device'] = device
+            est = cls(**params)
+            config = DECConfig.from_dict(meta['config'])
+            model = _empty_model(meta['n_features_in'], config, est.n_clusters)
+            try:
+                serializers.NpzDeserializer(npz).load(model)
+            except (KeyError, ValueError) as e:
+                raise ValueError('{}: weights do not match the saved configuration ({})'
+                                 .format(path, e)) from None
+            model.to_device(chainer.get_device(est.device))
+            est._set_fitted(model, config, meta['n_features_in'], meta['seed'])
+            est.labels_ = npz['labels_']
+            est.n_iter_ = meta.get('n_iter')
+            est.converged_ = meta.get('converged')
+        return est
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        if 'model_' in state:
+            state['model_'] = self._weights()
+        return state
+
+    def __setstate__(self, state):
+        weights = state.pop('model_', None)
+        self.__dict__.update(state)
+        if weights is not None:
+            config = DECConfig.from_dict(self.config_)
+            model = _empty_model(self.n_features_in_, config, self.n_clusters)
+            serializers.NpzDeserializer(weights).load(model)
+            model.to_device(chainer.get_device(self.device))
+            self.model_ = model
+
+
+def _empty_model(n_features, config, n_clusters):
+    """The architecture of a saved model, to load weights into (the global RNG untouched)."""
+    from dec_chainer.training import build_autoencoder
+    rng_state = numpy.random.get_state()
+    try:
+        sdae = build_autoencoder(n_features, config)
+    finally:
+        numpy.random.set_state(rng_state)
+    centroids = numpy.zeros((n_clusters, sdae.embedding_size), dtype=numpy.float32)
+    model = DeepEmbeddedClustering(sdae, centroids, config.alpha, config.kernel,
+                                   config.dec_loss_reduce)
+    for pair in model.autoencoder:
+        pair.decoder.disable_update()
+    return model

@@ -1,0 +1,126 @@
+import pickle
+
+import numpy
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+
+from dec_chainer import DEC
+from dec_chainer.datasets import load_digits
+
+SMALL = dict(finetune_iters=300, dec_max_iter=120, kmeans_n_init=3, lr_step=1000)
+
+
+def small_dec(**kw):
+    args = dict(n_clusters=10, dims=(64, 64, 128, 10), preset='quick', update_interval=30,
+                config=SMALL, random_state=0)
+    args.update(kw)
+    return DEC(**args)
+
+
+@pytest.fixture(scope='module')
+def digits():
+    return load_digits()
+
+
+@pytest.fixture(scope='module')
+def fitted(digits):
+    X, y = digits
+    return small_dec().fit(X[:600], y[:600])
+
+
+def test_init_only_stores_parameters():
+    est = DEC(n_clusters=1, preset='nonsense', alpha=-3)  # checked at fit, not here
+    assert est.get_params()['n_clusters'] == 1 and est.preset == 'nonsense'
+    est2 = clone(small_dec(tol=0.01))
+    assert est2.tol == 0.01 and not hasattr(est2, 'labels_')
+    est2.set_params(n_clusters=4)
+    assert est2.n_clusters == 4
+
+
+def test_fitted_attributes(fitted, digits):
+    X, y = digits
+    assert fitted.labels_.shape == (600,) and fitted.labels_.dtype == numpy.int64
+    assert fitted.cluster_centers_.shape == (10, 10)
+    assert 0 < fitted.n_iter_ <= 120 and fitted.n_features_in_ == 64
+    assert fitted.seed_ == 0
+    assert set(fitted.report_['metrics']['dec']) == {'acc', 'nmi', 'ari'}
+    assert fitted.report_['metrics']['dec']['acc'] > 0.2  # chance: 0.1 (accuracy: test_end_to_end)
+
+
+def test_predict_transform_proba(fitted, digits):
+    X, _ = digits
+    labels = fitted.predict(X[:600])
+    numpy.testing.assert_array_equal(labels, fitted.labels_)
+    q = fitted.predict_proba(X[:50])
+    assert q.shape == (50, 10)
+    numpy.testing.assert_allclose(q.sum(axis=1), 1, rtol=1e-5)
+    numpy.testing.assert_array_equal(q.argmax(axis=1), labels[:50])
+    z = fitted.transform(X[:50])
+    assert z.shape == (50, 10) and z.dtype == numpy.float32
+    # batched and row-by-row agree
+    rows = numpy.concatenate([fitted.predict(X[i:i + 1]) for i in range(40)])
+    numpy.testing.assert_array_equal(rows, labels[:40])
+    rows_q = numpy.concatenate([fitted.predict_proba(X[i:i + 1]) for i in range(10)])
+    numpy.testing.assert_allclose(rows_q, q[:10], rtol=1e-5, atol=1e-7)
+
+
+def test_fit_predict_and_reproducibility(digits):
+    X, _ = digits
+    a = small_dec().fit_predict(X[:400])
+    b = small_dec().fit(X[:400]).labels_
+    numpy.testing.assert_array_equal(a, b)
+
+
+def test_pickle_round_trip(fitted, digits):
+    X, _ = digits
+    again = pickle.loads(pickle.dumps(fitted))
+    numpy.testing.assert_array_equal(again.predict(X[:100]), fitted.predict(X[:100]))
+    numpy.testing.assert_allclose(again.cluster_centers_, fitted.cluster_centers_)
+
+
+def test_save_and_load(fitted, digits, tmp_path):
+    X, _ = digits
+    path = tmp_path / 'model.npz'
+    fitted.save(path)
+    state = numpy.random.get_state()[1].copy()
+    loaded = DEC.load(path)
+    numpy.testing.assert_array_equal(numpy.random.get_state()[1], state)  # RNG untouched
+    numpy.testing.assert_allclose(loaded.predict_proba(X[:200]), fitted.predict_proba(X[:200]),
+                                  rtol=1e-6)
+    numpy.testing.assert_array_equal(loaded.labels_, fitted.labels_)
+    assert loaded.get_params() == {**fitted.get_params(), 'dims': [64, 64, 128, 10]}
+
+
+def test_load_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match='model file not found'):
+        DEC.load(tmp_path / 'none.npz')
+    (tmp_path / 'junk.npz').write_bytes(b'junk')
+    with pytest.raises(ValueError, match='junk.npz'):
+        DEC.load(tmp_path / 'junk.npz')
+    numpy.savez(tmp_path / 'other.npz', a=numpy.zeros(3))
+    with pytest.raises(ValueError, match='not a dec_chainer.DEC model'):
+        DEC.load(tmp_path / 'other.npz')
+
+
+def test_unfitted_and_feature_mismatch(fitted):
+    with pytest.raises(NotFittedError):
+        DEC().predict(numpy.zeros((3, 4)))
+    with pytest.raises(ValueError, match='X has 5 features, but this DEC was fitted on 64'):
+        fitted.predict(numpy.zeros((3, 5)))
+
+
+@pytest.mark.parametrize('kwargs, X, match', [
+    (dict(n_clusters=1), None, 'at least 2'),
+    (dict(n_clusters=50), numpy.random.rand(20, 4), 'too few samples for the clusters'),
+    (dict(preset='fast'), None, "unknown preset 'fast'"),
+    (dict(alpha=-1.0), None, 'alpha must be'),
+    (dict(config={'nope': 1}), None, 'unknown setting'),
+    (dict(), numpy.array([[0.0, numpy.inf]] * 30), 'infinite'),
+    (dict(), numpy.zeros(30), '2-D'),
+    (dict(), numpy.array([['a', 'b']] * 30), 'numeric'),
+])
+def test_bad_input(kwargs, X, match):
+    X = numpy.random.rand(30, 4) if X is None else X
+    with pytest.raises(ValueError, match=match):
+        small_dec(**kwargs).fit(X)
