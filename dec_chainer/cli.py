@@ -88,28 +88,62 @@ def _device(spec):
     return int(spec) if spec.lstrip('-').isdigit() else spec
 
 
-def _add_train(sub):
+def _add_run_options(p, preset_default='quick'):
     from dec_chainer.presets import PRESETS
-    p = sub.add_parser(
-        'train', help='the whole DEC pipeline: pretraining, k-means, DEC',
-        description='Pretrain the stacked autoencoder, initialise the centroids with '
-                    'k-means and train DEC; print ACC/NMI/ARI per phase when labels are '
-                    'known. A run killed midway resumes when started again with the same '
-                    '--out.')
     p.add_argument('--dataset', default='mnist',
                    help='mnist, fashion-mnist, digits, or a .npy/.npz/.csv file')
-    p.add_argument('--preset', default='quick', choices=sorted(PRESETS))
+    p.add_argument('--preset', default=preset_default, choices=sorted(PRESETS))
     p.add_argument('--clusters', type=int, default=None,
                    help='number of clusters (default: number of classes, else 10)')
     p.add_argument('--seed', type=int, default=0, help='the one seed of the run')
     p.add_argument('--device', default='-1', type=_device,
                    help='-1 or @numpy (CPU), 0 or @cupy:0 (GPU)')
     p.add_argument('--out', default=None,
-                   help='run directory: snapshots, logs, model, metrics.json (default: '
-                        'runs/<preset>-<dataset>-seed<seed>)')
+                   help='run directory: snapshots, logs, model, metrics.json, figures '
+                        '(default: runs/<preset>-<dataset>-seed<seed>)')
     p.add_argument('--set', nargs='*', default=[], metavar='KEY=VALUE',
-                   help='override preset values, e.g. dec_max_iter=2000 kernel=distance')
+                   help='override preset values, e.g. dec_max_iter=2000 kernel=distance '
+                        '(names: see dec_chainer/presets.py)')
     p.add_argument('--no-progress', action='store_true', help='no progress bars')
+    p.add_argument('--no-figures', action='store_true', help='skip the figures')
+
+
+def _default_out(args):
+    import os
+    return args.out or os.path.join('runs', '{}-{}-seed{}'.format(
+        args.preset, os.path.splitext(os.path.basename(str(args.dataset)))[0], args.seed))
+
+
+def _add_train(sub):
+    p = sub.add_parser(
+        'train', help='the whole DEC pipeline: pretraining, k-means, DEC',
+        description='Pretrain the stacked autoencoder, initialise the centroids with '
+                    'k-means and train DEC; print ACC/NMI/ARI per phase when labels are '
+                    'known. A run killed midway resumes when started again with the same '
+                    '--out (or --resume DIR).')
+    _add_run_options(p)
+    p.add_argument('--resume', default=None, metavar='DIR',
+                   help='resume the run in DIR from its latest snapshots (same as --out DIR)')
+    p.set_defaults(func=_run_train)
+
+
+def _add_pretrain(sub):
+    p = sub.add_parser('pretrain', help='phase 1 only: the stacked denoising autoencoder',
+                       description='Pretrain the autoencoder into --out; `cluster '
+                                   '--pretrained DIR` then reuses it.')
+    _add_run_options(p)
+    p.set_defaults(func=_run_train, stop_after='pretrain')
+
+
+def _add_cluster(sub):
+    p = sub.add_parser('cluster', help='phase 2 only: k-means and DEC on a pretrained '
+                                       'autoencoder',
+                       description='Run k-means and DEC using the autoencoder pretrained '
+                                   'in --pretrained DIR (same pretraining settings, seed '
+                                   'and data), or in --out itself.')
+    _add_run_options(p)
+    p.add_argument('--pretrained', default=None, metavar='DIR',
+                   help='run directory whose pretrained autoencoder to reuse')
     p.set_defaults(func=_run_train)
 
 
@@ -117,18 +151,192 @@ def _run_train(args):
     import os
     from dec_chainer.experiment import parse_overrides, results_table, run_experiment
     overrides = parse_overrides(args.set)
-    out = args.out or os.path.join('runs', '{}-{}-seed{}'.format(
-        args.preset, os.path.basename(str(args.dataset)), args.seed))
+    if getattr(args, 'resume', None):
+        if args.out and os.path.abspath(args.out) != os.path.abspath(args.resume):
+            raise ValueError('--resume {} and --out {} name different runs'.format(
+                args.resume, args.out))
+        if not os.path.isdir(args.resume):
+            raise FileNotFoundError('no run directory to resume: {}'.format(args.resume))
+        args.out = args.resume
+    out = _default_out(args)
+    stop_after = getattr(args, 'stop_after', None)
     _, report = run_experiment(args.dataset, args.preset, overrides, args.clusters,
                                args.seed, args.device, out, not args.no_progress,
-                               argv=['dec-chainer'] + args.argv)
+                               argv=['dec-chainer'] + args.argv,
+                               figures=not args.no_figures, stop_after=stop_after,
+                               pretrained=getattr(args, 'pretrained', None))
     print()
+    if stop_after == 'pretrain':
+        for stage, r in report['pretrain'].items():
+            print('{}: {} iterations, loss {}, {:.0f} s'.format(
+                stage, r['iterations'], r['loss'], r['seconds']))
+        print('pretrained autoencoder in {}'.format(os.path.join(out, 'pretrain')))
+        return 0
     print(results_table(report))
     if args.dataset == 'mnist':
         print('\npublished (MNIST ACC): k-means 0.5349, AE+k-means 0.8184, DEC 0.8430 '
               '(Xie et al., 2016); DEC-keras mean of 10 runs 0.912')
-    print('total {:.0f} s; results in {}'.format(report['seconds']['total'],
-                                                 os.path.join(out, 'metrics.json')))
+    print('total {:.0f} s; model, metrics and figures in {}'.format(
+        report['seconds']['total'], out))
+    return 0
+
+
+def _add_predict(sub):
+    p = sub.add_parser('predict', help='cluster labels (and soft assignments) for new data',
+                       description='Label the rows of --data with a saved model.')
+    p.add_argument('--model', required=True, help='dec_model.npz of a run (or DEC.save)')
+    p.add_argument('--data', required=True, help='.npy/.npz/.csv file, or mnist, '
+                                                 'fashion-mnist, digits')
+    p.add_argument('--output', required=True, help='labels to .npy or .csv')
+    p.add_argument('--proba', action='store_true',
+                   help='also the soft assignments: an (n, K) .npy next to --output, or '
+                        'extra columns in the .csv')
+    p.add_argument('--device', default=None, type=_device, help='device to predict on')
+    p.set_defaults(func=_run_predict)
+
+
+def _load_for_model(data, est):
+    from dec_chainer.datasets import DATASETS, load_dataset
+    if data in DATASETS:
+        return load_dataset(data, scale=est.config_.get('scale', 'unit'))
+    return load_dataset(data)
+
+
+def _run_predict(args):
+    import os
+    from dec_chainer.estimator import DEC
+    est = DEC.load(args.model, device=args.device)
+    suffix = os.path.splitext(args.output)[1].lower()
+    if suffix not in ('.npy', '.csv'):
+        raise ValueError('--output must end in .npy or .csv; got {}'.format(args.output))
+    X, _ = _load_for_model(args.data, est)
+    labels = est.predict(X)
+    q = est.predict_proba(X) if args.proba else None
+    if suffix == '.npy':
+        numpy.save(args.output, labels)
+        if q is not None:
+            numpy.save(os.path.splitext(args.output)[0] + '_proba.npy', q)
+    else:
+        columns = [labels[:, None].astype(numpy.float64)]
+        header = ['label']
+        if q is not None:
+            columns.append(q)
+            header += ['q{}'.format(j) for j in range(q.shape[1])]
+        numpy.savetxt(args.output, numpy.hstack(columns), delimiter=',',
+                      header=','.join(header), comments='',
+                      fmt=['%d'] + ['%.6g'] * (len(header) - 1))
+    counts = numpy.bincount(labels, minlength=est.n_clusters)
+    print('{} points -> {} ({} clusters, sizes {})'.format(
+        len(labels), args.output, est.n_clusters, counts.tolist()))
+    return 0
+
+
+def _add_evaluate(sub):
+    p = sub.add_parser('evaluate', help='ACC/NMI/ARI of a saved model on labelled data')
+    p.add_argument('--model', required=True, help='dec_model.npz of a run (or DEC.save)')
+    p.add_argument('--dataset', required=True,
+                   help='mnist, fashion-mnist, digits, or a labelled .npz/.csv file')
+    p.add_argument('--device', default=None, type=_device)
+    p.set_defaults(func=_run_evaluate)
+
+
+def _run_evaluate(args):
+    from dec_chainer.estimator import DEC
+    from dec_chainer.evaluations import eval_clustering
+    from dec_chainer.reporting import format_table
+    est = DEC.load(args.model, device=args.device)
+    X, y = _load_for_model(args.dataset, est)
+    if y is None:
+        raise ValueError('{} has no labels to evaluate against'.format(args.dataset))
+    m = eval_clustering(y, est.predict(X))
+    print(format_table([dict(data=args.dataset, n=len(y), **m)],
+                       [('data', 'data'), ('n', 'points'), ('acc', 'ACC'), ('nmi', 'NMI'),
+                        ('ari', 'ARI')]))
+    return 0
+
+
+def _add_plot(sub):
+    p = sub.add_parser('plot', help='the figures of a run directory (t-SNE, curves, '
+                                    'confusion)')
+    p.add_argument('--run', required=True, help='a run directory written by train')
+    p.add_argument('--points', type=int, default=500, help='points in the t-SNE figure')
+    p.set_defaults(func=_run_plot)
+
+
+def _run_plot(args):
+    import json
+    import os
+    from dec_chainer.estimator import DEC
+    from dec_chainer.experiment import MODEL_FILE, write_run_figures
+    metrics_path = os.path.join(args.run, 'metrics.json')
+    model_path = os.path.join(args.run, MODEL_FILE)
+    for path in (metrics_path, model_path):
+        if not os.path.exists(path):
+            raise FileNotFoundError('{} is not a finished run directory (no {})'.format(
+                args.run, os.path.basename(path)))
+    with open(metrics_path) as f:
+        report = json.load(f)
+    est = DEC.load(model_path)
+    X, y = _load_for_model(report['dataset'], est)
+    n = report['n_cluster']
+    written = write_run_figures(args.run, est, X[:n], None if y is None else y[:n],
+                                seed=report['seed'], n_points=args.points)
+    for name, path in written.items():
+        print('{}: {}'.format(name, path))
+    return 0
+
+
+def _add_compare(sub):
+    p = sub.add_parser('compare', help='the paper and article presets side by side',
+                       description='Run the paper and the article presets on the same data '
+                                   'and seed (each in OUT/<preset>) and print one table. '
+                                   '--set applies to both (e.g. a scaled-down schedule).')
+    p.add_argument('--dataset', default='mnist')
+    p.add_argument('--clusters', type=int, default=None)
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--device', default='-1', type=_device)
+    p.add_argument('--out', default=None, help='default: runs/compare-<dataset>-seed<seed>')
+    p.add_argument('--presets', nargs='+', default=['paper', 'article'])
+    p.add_argument('--set', nargs='*', default=[], metavar='KEY=VALUE')
+    p.add_argument('--no-progress', action='store_true')
+    p.set_defaults(func=_run_compare)
+
+
+def _run_compare(args):
+    import json
+    import os
+    from dec_chainer.experiment import parse_overrides, run_experiment
+    from dec_chainer.reporting import format_table
+    from dec_chainer.presets import get_config
+    overrides = parse_overrides(args.set)
+    for preset in args.presets:  # every configuration is checked before anything runs
+        get_config(preset, **overrides)
+    out = args.out or os.path.join('runs', 'compare-{}-seed{}'.format(
+        os.path.splitext(os.path.basename(str(args.dataset)))[0], args.seed))
+    rows = []
+    for preset in args.presets:
+        _, r = run_experiment(args.dataset, preset, overrides, args.clusters, args.seed,
+                              args.device, os.path.join(out, preset), not args.no_progress,
+                              argv=['dec-chainer'] + args.argv, figures=False)
+        m = r['metrics']
+        rows.append({'preset': preset,
+                     'ae_acc': m.get('ae_kmeans', {}).get('acc'),
+                     'acc': m.get('dec', {}).get('acc'), 'nmi': m.get('dec', {}).get('nmi'),
+                     'ari': m.get('dec', {}).get('ari'),
+                     'iterations': r['dec']['iterations'],
+                     'seconds': r['seconds']['total']})
+    table = format_table(rows, [('preset', 'preset'), ('ae_acc', 'AE+k-means ACC'),
+                                ('acc', 'DEC ACC'), ('nmi', 'NMI'), ('ari', 'ARI'),
+                                ('iterations', 'DEC iterations'),
+                                ('seconds', 'time (s)', '{:.0f}')])
+    print()
+    print(table)
+    with open(os.path.join(out, 'compare.json'), 'w') as f:
+        json.dump({'dataset': args.dataset, 'seed': args.seed, 'overrides': overrides,
+                   'rows': rows}, f, indent=2)
+    with open(os.path.join(out, 'compare.md'), 'w') as f:
+        f.write('dataset {}, seed {}, overrides {}\n\n```\n{}\n```\n'.format(
+            args.dataset, args.seed, overrides or 'none', table))
     return 0
 
 
@@ -140,6 +348,12 @@ def build_parser():
     parser.add_argument('--version', action=_VersionAction)
     sub = parser.add_subparsers(dest='command', metavar='COMMAND')
     _add_train(sub)
+    _add_pretrain(sub)
+    _add_cluster(sub)
+    _add_predict(sub)
+    _add_evaluate(sub)
+    _add_plot(sub)
+    _add_compare(sub)
     _add_baseline(sub)
     return parser
 

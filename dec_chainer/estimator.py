@@ -110,6 +110,22 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
         self.report_ = {k: report[k] for k in ('seconds', 'metrics', 'pretrain')}
         return self
 
+    @classmethod
+    def from_model(cls, model, config, n_features, seed, labels, n_iter=None,
+                   converged=None, device=-1):
+        """Wrap a model trained by :func:`dec_chainer.fit_dec` as a fitted estimator."""
+        cfg = config.to_dict()
+        est = cls(n_clusters=model.n_clusters, dims=list(config.hidden_dims), preset='paper',
+                  alpha=config.alpha, update_interval=config.update_interval, tol=config.tol,
+                  config={k: v for k, v in cfg.items()
+                          if k not in ('hidden_dims', 'alpha', 'update_interval', 'tol')},
+                  device=device, random_state=seed)
+        est._set_fitted(model, config, n_features, seed)
+        est.labels_ = numpy.asarray(labels)
+        est.n_iter_ = n_iter
+        est.converged_ = converged
+        return est
+
     def _set_fitted(self, model, config, n_features, seed):
         self.model_ = model
         self.config_ = config.to_dict()

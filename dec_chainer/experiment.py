@@ -7,10 +7,15 @@ import time
 import numpy
 
 from dec_chainer.datasets import load_dataset
+from dec_chainer.estimator import DEC
 from dec_chainer.presets import get_config
 from dec_chainer.provenance import provenance
 from dec_chainer.reporting import format_table
 from dec_chainer.training import fit_dec
+from dec_chainer.training.pipeline import reuse_pretrained
+
+
+MODEL_FILE = 'dec_model.npz'
 
 
 def parse_overrides(items):
@@ -30,12 +35,16 @@ def parse_overrides(items):
 
 
 def run_experiment(dataset='mnist', preset='quick', overrides=None, n_clusters=None, seed=0,
-                   device=-1, out=None, progress=True, log=print, argv=None):
+                   device=-1, out=None, progress=True, log=print, argv=None, figures=True,
+                   stop_after=None, pretrained=None):
     """Load ``dataset``, run DEC with ``preset`` (+ ``overrides``), return the report.
 
     The report (also written to ``out/metrics.json`` when ``out`` is given) holds the
     metrics and wall time of each phase, the configuration, seed, versions, machine and
-    command.
+    command. With ``out``, the run directory also gets the model (``dec_model.npz``,
+    loadable with :meth:`dec_chainer.DEC.load`), the labels and, with ``figures``, the
+    figures of :func:`write_run_figures`. ``stop_after='pretrain'`` stops after the
+    autoencoder; ``pretrained=DIR`` reuses the autoencoder of the run directory ``DIR``.
     """
     config = get_config(preset, **(overrides or {}))
     origin = provenance(argv)  # the commit and command this run starts from
@@ -46,19 +55,85 @@ def run_experiment(dataset='mnist', preset='quick', overrides=None, n_clusters=N
     load_s = time.time() - t0
     log('[data] {}: {} x {}, {} clusters, preset {}, seed {}'.format(
         dataset, X.shape[0], X.shape[1], n_clusters, preset, seed))
+    if pretrained is not None:
+        if out is None:
+            raise ValueError('reusing a pretrained autoencoder needs an output directory')
+        reuse_pretrained(pretrained, out, config, seed, X.shape)
+        log('[pretrain] reusing the autoencoder of {}'.format(pretrained))
     model, report = fit_dec(X, y, n_clusters, config, out=out, device=device, seed=seed,
-                            progress=progress, log=log)
+                            progress=progress, log=log, stop_after=stop_after)
+    if pretrained is not None:
+        report['pretrained_from'] = os.path.abspath(pretrained)
     report['seconds']['load'] = round(load_s, 2)
     report['seconds']['total'] = round(time.time() - t0, 2)
     report.update(dataset=dataset, preset=preset, overrides=overrides or {},
                   provenance=origin)
+    if model is None:  # stopped after pretraining
+        if out is not None:
+            with open(os.path.join(out, 'metrics.json'), 'w') as f:
+                json.dump(report, f, indent=2, default=_json_default)
+        return model, report
     labels = report.pop('labels')
     if out is not None:
         numpy.save(os.path.join(out, 'labels.npy'), labels)
+        estimator = DEC.from_model(model, config, X.shape[1], seed, labels,
+                                   report['dec']['iterations'], report['dec']['converged'],
+                                   device=device)
+        estimator.save(os.path.join(out, MODEL_FILE))
+        if figures:
+            n_cl = report['n_cluster']
+            report['figures'] = write_run_figures(
+                out, estimator, X[:n_cl], None if y is None else y[:n_cl], seed=seed)
         with open(os.path.join(out, 'metrics.json'), 'w') as f:
             json.dump(report, f, indent=2, default=_json_default)
     report['labels'] = labels
     return model, report
+
+
+def _read_log(path):
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return json.load(f)
+
+
+def write_run_figures(out, estimator, X, y=None, seed=0, n_points=500):
+    """The figures of a run directory, as PNG files under ``out/figures``.
+
+    ``tsne.png``: the article's figure, t-SNE of ``n_points`` random points with the
+    centroids as black triangles (coloured by true label when known, else by cluster);
+    ``curves.png``: pretraining losses and the DEC phase's metrics; ``confusion.png``: the
+    clusters against the classes after Hungarian matching (when labels are known).
+    """
+    from dec_chainer.visualizations import (tsne_with_centroids, vis_confusion,
+                                            vis_dec_curves, vis_embedding, vis_loss_curves)
+    from dec_chainer.visualizations._mpl import pyplot, save
+    fig_dir = os.path.join(out, 'figures')
+    os.makedirs(fig_dir, exist_ok=True)
+    written = {}
+
+    labels = estimator.predict(X)
+    Z = estimator.transform(X)
+    pts, cents, idx = tsne_with_centroids(Z, estimator.cluster_centers_, n_points, seed)
+    colors, what = (y[idx], 'true label') if y is not None else (labels[idx], 'cluster')
+    ax = vis_embedding(pts, colors, cents, title='t-SNE of {} points, centroids as '
+                       'triangles'.format(len(idx)), color_label=what)
+    written['tsne'] = save(ax, os.path.join(fig_dir, 'tsne.png'))
+
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+    pre_dir = os.path.join(out, 'pretrain')
+    stages = sorted(d for d in os.listdir(pre_dir)
+                    if os.path.isdir(os.path.join(pre_dir, d))) if os.path.isdir(pre_dir) else []
+    vis_loss_curves({s: _read_log(os.path.join(pre_dir, s, 'log')) for s in stages},
+                    ax=axes[0])
+    vis_dec_curves(_read_log(os.path.join(out, 'dec', 'log')), ax=axes[1])
+    written['curves'] = save(axes[0], os.path.join(fig_dir, 'curves.png'))
+
+    if y is not None:
+        ax = vis_confusion(y, labels, ax=pyplot().subplots(figsize=(7, 6))[1])
+        written['confusion'] = save(ax, os.path.join(fig_dir, 'confusion.png'))
+    return written
 
 
 def _json_default(o):

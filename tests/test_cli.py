@@ -85,27 +85,118 @@ TINY = ['hidden_dims=[32,32,64,6]', 'finetune_iters=100', 'dec_max_iter=40',
         'update_interval=20', 'kmeans_n_init=2']
 
 
-def test_train_command_writes_metrics(tmp_path, capsys):
-    import json
-    out = tmp_path / 'run'
+@pytest.fixture(scope='module')
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp('cli') / 'run'
     assert main(['train', '--dataset', 'digits', '--no-progress', '--out', str(out),
                  '--seed', '3', '--set'] + TINY) == 0
-    text = capsys.readouterr().out
-    import re
-    assert 'AE + k-means' in text and re.search(r'DEC \((20|40) iterations', text)
-    metrics = json.loads((out / 'metrics.json').read_text())
+    return out
+
+
+def test_train_command_writes_run_directory(run_dir, capsys):
+    import json
+    metrics = json.loads((run_dir / 'metrics.json').read_text())
     assert metrics['seed'] == 3 and metrics['preset'] == 'quick'
     assert metrics['config']['hidden_dims'] == [32, 32, 64, 6]
     assert set(metrics['metrics']['dec']) == {'acc', 'nmi', 'ari'}
     assert metrics['provenance']['command'].startswith('dec-chainer train')
-    assert numpy.load(out / 'labels.npy').shape == (1797,)
+    assert set(metrics['seconds']) >= {'pretrain', 'kmeans', 'dec', 'total'}
+    assert numpy.load(run_dir / 'labels.npy').shape == (1797,)
+    for fig in ('tsne.png', 'curves.png', 'confusion.png'):
+        assert (run_dir / 'figures' / fig).stat().st_size > 5000
+    # run again: everything is loaded, the same table comes out
+    assert main(['train', '--resume', str(run_dir), '--dataset', 'digits', '--seed', '3',
+                 '--no-progress', '--no-figures', '--set'] + TINY) == 0
+    text = capsys.readouterr().out
+    import re
+    assert 'AE + k-means' in text and re.search(r'DEC \((\d+) iterations', text)
+    assert '[dec] loaded' in text
+
+
+def test_predict_evaluate_plot(run_dir, tmp_path, capsys):
+    model = str(run_dir / 'dec_model.npz')
+    assert main(['predict', '--model', model, '--data', 'digits', '--output',
+                 str(tmp_path / 'l.npy'), '--proba']) == 0
+    labels = numpy.load(tmp_path / 'l.npy')
+    numpy.testing.assert_array_equal(labels, numpy.load(run_dir / 'labels.npy'))
+    q = numpy.load(tmp_path / 'l_proba.npy')
+    assert q.shape == (1797, 10)
+    X, _ = load_digits()
+    numpy.savetxt(tmp_path / 'new.csv', X[:5], delimiter=',')
+    assert main(['predict', '--model', model, '--data', str(tmp_path / 'new.csv'),
+                 '--output', str(tmp_path / 'l.csv'), '--proba']) == 0
+    rows = numpy.loadtxt(tmp_path / 'l.csv', delimiter=',', skiprows=1)
+    numpy.testing.assert_array_equal(rows[:, 0], labels[:5])
+    numpy.testing.assert_allclose(rows[:, 1:], q[:5], rtol=1e-4, atol=1e-6)
+    capsys.readouterr()
+    assert main(['evaluate', '--model', model, '--dataset', 'digits']) == 0
+    import json
+    acc = json.loads((run_dir / 'metrics.json').read_text())['metrics']['dec']['acc']
+    assert '{:.4f}'.format(acc) in capsys.readouterr().out
+    (run_dir / 'figures' / 'tsne.png').unlink()
+    assert main(['plot', '--run', str(run_dir), '--points', '200']) == 0
+    assert (run_dir / 'figures' / 'tsne.png').exists()
+
+
+def test_pretrain_then_cluster(tmp_path, capsys):
+    pre = tmp_path / 'pre'
+    assert main(['pretrain', '--dataset', 'digits', '--no-progress', '--out', str(pre),
+                 '--set'] + TINY) == 0
+    assert (pre / 'pretrain' / 'finetune.npz').exists() and not (pre / 'dec').exists()
+    out = tmp_path / 'cl'
+    assert main(['cluster', '--dataset', 'digits', '--no-progress', '--no-figures',
+                 '--pretrained', str(pre), '--out', str(out), '--set'] + TINY
+                + ['kernel=distance']) == 0
+    text = capsys.readouterr().out
+    assert 'reusing the autoencoder' in text and 'finetune: loaded' in text
+    # a different pretraining configuration is refused
+    assert main(['cluster', '--dataset', 'digits', '--pretrained', str(pre), '--out',
+                 str(tmp_path / 'x'), '--set'] + TINY + ['finetune_iters=99']) == 2
+    assert 'pretrained a different autoencoder (differs in: finetune_iters)' in \
+        capsys.readouterr().err
+
+
+def test_compare(tmp_path, capsys):
+    out = tmp_path / 'cmp'
+    assert main(['compare', '--dataset', 'digits', '--no-progress', '--out', str(out),
+                 '--set', 'hidden_dims=[32,32,64,6]', 'layerwise_iters=20',
+                 'finetune_iters=40', 'dec_max_iter=20', 'kmeans_n_init=2']) == 0
+    text = capsys.readouterr().out
+    assert 'paper' in text and 'article' in text and 'DEC ACC' in text
+    import json
+    rows = json.loads((out / 'compare.json').read_text())['rows']
+    assert [r['preset'] for r in rows] == ['paper', 'article']
+    assert all(0 <= r['acc'] <= 1 for r in rows)
+    assert (out / 'compare.md').exists()
 
 
 @pytest.mark.parametrize('argv, message', [
     (['train', '--dataset', 'digits', '--set', 'dec_max_itr=3'], 'unknown setting'),
     (['train', '--dataset', 'digits', '--set', 'novalue'], 'not KEY=VALUE'),
     (['train', '--dataset', 'nothing.csv'], 'data file not found'),
+    (['train', '--dataset', 'digits', '--clusters', '1'], 'at least 2'),
+    (['predict', '--model', 'missing.npz', '--data', 'digits', '--output', 'a.npy'],
+     'model file not found'),
+    (['plot', '--run', 'no-such-run'], 'not a finished run directory'),
+    (['compare', '--dataset', 'digits', '--set', 'update_interval=10'],
+     'check_interval (5) must be a multiple of update_interval (10)'),
 ])
-def test_train_command_errors(argv, message, capsys, tmp_path):
-    assert main(argv + ['--out', str(tmp_path / 'r')]) == 2
+def test_command_errors(argv, message, capsys, tmp_path):
+    argv = [a if not a.endswith(('.npz', '.npy')) else str(tmp_path / a) for a in argv]
+    if argv[0] in ('train', 'compare'):
+        argv += ['--out', str(tmp_path / 'r')]
+    assert main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+def test_resume_with_other_settings_is_refused(run_dir, capsys):
+    assert main(['train', '--resume', str(run_dir), '--dataset', 'digits', '--seed', '3',
+                 '--set'] + TINY[:-1] + ['kmeans_n_init=3']) == 2
+    assert 'different configuration (differs in: config)' in capsys.readouterr().err
+
+
+def test_predict_rejects_wrong_feature_count(run_dir, tmp_path, capsys):
+    numpy.save(tmp_path / 'x.npy', numpy.random.rand(4, 7))
+    assert main(['predict', '--model', str(run_dir / 'dec_model.npz'), '--data',
+                 str(tmp_path / 'x.npy'), '--output', str(tmp_path / 'o.npy')]) == 2
+    assert 'X has 7 features, but this DEC was fitted on 64' in capsys.readouterr().err

@@ -32,6 +32,50 @@ def build_autoencoder(n_features, config):
         init_scale=config.init_scale)
 
 
+#: The settings that determine the pretrained autoencoder (a run can reuse another run's
+#: autoencoder when these, the data shape and the seed agree).
+PRETRAIN_KEYS = ('scale', 'pretrain_samples', 'hidden_dims', 'init', 'init_scale',
+                 'batchsize', 'lr', 'momentum', 'lr_step', 'lr_gamma', 'weight_decay',
+                 'momentum_ramp', 'bias_lr_mult', 'ae_loss', 'layerwise_iters', 'dropout',
+                 'dropout_placement', 'finetune_iters')
+
+
+def run_identity(config, seed, n_clusters, shape):
+    return {'config': config.to_dict(), 'seed': int(seed), 'n_clusters': int(n_clusters),
+            'n_samples': int(shape[0]), 'n_features': int(shape[1])}
+
+
+def reuse_pretrained(source, out, config, seed, shape):
+    """Copy the pretrained autoencoder of run directory ``source`` into ``out``.
+
+    Raises ``ValueError`` unless ``source`` pretrained with the same settings
+    (:data:`PRETRAIN_KEYS`), seed and data shape, and ``FileNotFoundError`` if it has not
+    finished pretraining.
+    """
+    path = os.path.join(source, RUN_FILE)
+    if not os.path.exists(path):
+        raise FileNotFoundError('{} is not a run directory (no {})'.format(source, RUN_FILE))
+    with open(path) as f:
+        theirs = json.load(f)
+    mine = run_identity(config, seed, 0, shape)
+    diff = [k for k in PRETRAIN_KEYS if theirs['config'].get(k) != mine['config'].get(k)]
+    diff += [k for k in ('seed', 'n_samples', 'n_features') if theirs[k] != mine[k]]
+    if diff:
+        raise ValueError('{} pretrained a different autoencoder (differs in: {})'.format(
+            source, ', '.join(diff)))
+    files = ['layer{}.npz'.format(k + 1) for k in range(len(config.hidden_dims))] \
+        if config.layerwise_iters else []
+    files += ['finetune.npz'] if config.finetune_iters else []
+    missing = [f for f in files if not os.path.exists(os.path.join(source, 'pretrain', f))]
+    if missing:
+        raise FileNotFoundError('{} has not finished pretraining (missing {})'.format(
+            source, ', '.join(missing)))
+    os.makedirs(os.path.join(out, 'pretrain'), exist_ok=True)
+    for f in files:
+        shutil.copy(os.path.join(source, 'pretrain', f), os.path.join(out, 'pretrain', f))
+    return files
+
+
 def _check_run_dir(out, identity):
     """Record what this run is; refuse to resume a different one in the same directory."""
     path = os.path.join(out, RUN_FILE)
@@ -55,7 +99,7 @@ def _metrics(y, labels):
 
 
 def fit_dec(X, y=None, n_clusters=10, config='paper', out=None, device=-1, seed=0,
-            progress=True, log=print):
+            progress=True, log=print, stop_after=None):
     """Run DEC end to end on ``X`` and return the trained model and a report.
 
     1. Pretrain the stacked denoising autoencoder on the first ``config.pretrain_samples``
@@ -74,11 +118,15 @@ def fit_dec(X, y=None, n_clusters=10, config='paper', out=None, device=-1, seed=
         device: Chainer device spec (-1 / '@numpy' CPU, 0 / '@cupy:0' GPU).
         seed (int): the one seed of everything (initialisation, dropout, shuffling, k-means).
         progress (bool): progress bars. log (callable): where status lines go.
+        stop_after (str): ``'pretrain'`` to stop after pretraining (the model is then None
+            and the report holds the pretraining only).
 
     Returns:
         tuple: the trained :class:`DeepEmbeddedClustering` model (on ``device``) and a dict
         with the labels, metrics and wall time of each phase, iterations and convergence.
     """
+    if stop_after not in (None, 'pretrain'):
+        raise ValueError("stop_after must be None or 'pretrain'; got {!r}".format(stop_after))
     config = get_config(config) if not isinstance(config, DECConfig) else config.validate()
     X = check_array(X, name='X')
     if y is not None:
@@ -94,16 +142,16 @@ def fit_dec(X, y=None, n_clusters=10, config='paper', out=None, device=-1, seed=
         tmp = out = tempfile.mkdtemp(prefix='dec_chainer_')
     os.makedirs(out, exist_ok=True)
     try:
-        return _fit(X, y, n_clusters, config, out, device, seed, progress, log, n_pre, n_cl)
+        return _fit(X, y, n_clusters, config, out, device, seed, progress, log, n_pre, n_cl,
+                    stop_after)
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _fit(X, y, n_clusters, config, out, device, seed, progress, log, n_pre, n_cl):
-    identity = {'config': config.to_dict(), 'seed': int(seed), 'n_clusters': n_clusters,
-                'n_samples': int(X.shape[0]), 'n_features': int(X.shape[1])}
-    _check_run_dir(out, identity)
+def _fit(X, y, n_clusters, config, out, device, seed, progress, log, n_pre, n_cl,
+         stop_after):
+    _check_run_dir(out, run_identity(config, seed, n_clusters, X.shape))
     X_pre, X_cl = X[:n_pre], X[:n_cl]
     y_cl = None if y is None else y[:n_cl]
     report = {'seed': int(seed), 'n_clusters': n_clusters, 'n_pretrain': n_pre,
@@ -122,6 +170,8 @@ def _fit(X, y, n_clusters, config, out, device, seed, progress, log, n_pre, n_cl
                                               os.path.join(out, 'pretrain'), device,
                                               seed=seed, progress=progress, log=log)
     report['seconds']['pretrain'] = round(time.time() - t0, 2)
+    if stop_after == 'pretrain':
+        return None, report
 
     # 2. k-means on the embedding
     t0 = time.time()

@@ -13,6 +13,7 @@ from dec_chainer.training._common import (apply_in_batches, make_trainer, run_re
 
 def _train_stage(autoencoder, data, config, n_iter, out, device, seed, progress, log_interval,
                  log):
+    log_interval = max(1, min(log_interval, n_iter // 10))  # at least ~10 points per curve
     loss = ReconstructionLoss(autoencoder, config.ae_loss)
     loss.to_device(device)
     trainer = make_trainer(
