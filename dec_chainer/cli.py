@@ -106,6 +106,8 @@ def _add_run_options(p, preset_default='quick'):
                         '(names: see dec_chainer/presets.py)')
     p.add_argument('--no-progress', action='store_true', help='no progress bars')
     p.add_argument('--no-figures', action='store_true', help='skip the figures')
+    p.add_argument('--dry-run', action='store_true',
+                   help='check the data and the settings, print the plan, train nothing')
 
 
 def _default_out(args):
@@ -159,6 +161,11 @@ def _run_train(args):
             raise FileNotFoundError('no run directory to resume: {}'.format(args.resume))
         args.out = args.resume
     out = _default_out(args)
+    if args.dry_run:
+        from dec_chainer.experiment import describe_plan
+        print(describe_plan(args.dataset, args.preset, overrides, args.clusters))
+        print('run directory: {}'.format(out))
+        return 0
     stop_after = getattr(args, 'stop_after', None)
     _, report = run_experiment(args.dataset, args.preset, overrides, args.clusters,
                                args.seed, args.device, out, not args.no_progress,
@@ -299,6 +306,8 @@ def _add_compare(sub):
     p.add_argument('--presets', nargs='+', default=['paper', 'article'])
     p.add_argument('--set', nargs='*', default=[], metavar='KEY=VALUE')
     p.add_argument('--no-progress', action='store_true')
+    p.add_argument('--dry-run', action='store_true',
+                   help='check the data and the settings, print the plans, train nothing')
     p.set_defaults(func=_run_compare)
 
 
@@ -311,6 +320,12 @@ def _run_compare(args):
     overrides = parse_overrides(args.set)
     for preset in args.presets:  # every configuration is checked before anything runs
         get_config(preset, **overrides)
+    if args.dry_run:
+        from dec_chainer.experiment import describe_plan
+        for preset in args.presets:
+            print('[{}]'.format(preset))
+            print(describe_plan(args.dataset, preset, overrides, args.clusters))
+        return 0
     out = args.out or os.path.join('runs', 'compare-{}-seed{}'.format(
         os.path.splitext(os.path.basename(str(args.dataset)))[0], args.seed))
     rows = []

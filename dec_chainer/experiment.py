@@ -34,6 +34,39 @@ def parse_overrides(items):
     return overrides
 
 
+def describe_plan(dataset='mnist', preset='quick', overrides=None, n_clusters=None):
+    """Check the data and the settings as a run would, and describe what it would do.
+
+    Raises the errors a run would raise before training; trains nothing.
+    """
+    from dec_chainer.validation import check_n_clusters
+    config = get_config(preset, **(overrides or {}))
+    X, y = load_dataset(dataset, scale=config.scale)
+    if n_clusters is None:
+        n_clusters = int(numpy.unique(y).size) if y is not None else 10
+    n_pre = min(config.pretrain_samples or len(X), len(X))
+    n_cl = min(config.cluster_samples or len(X), len(X))
+    check_n_clusters(n_clusters, n_cl)
+    dims = '-'.join(str(d) for d in (X.shape[1],) + tuple(config.hidden_dims))
+    batch = config.dec_batchsize or 'all {}'.format(n_cl)
+    lines = [
+        'data: {}, {} x {} ({}), {} clusters'.format(
+            dataset, X.shape[0], X.shape[1], 'labelled' if y is not None else 'no labels',
+            n_clusters),
+        'autoencoder {} on {} points: layer-wise {} iterations per pair, fine-tuning {} '
+        'iterations (batch {}, lr {}, {})'.format(
+            dims, n_pre, config.layerwise_iters, config.finetune_iters, config.batchsize,
+            config.lr, config.ae_loss),
+        'k-means: {} restarts on the embedding of {} points'.format(
+            config.kmeans_n_init, n_cl),
+        'DEC: {} kernel, alpha {}, batch {}, lr {}, P every {} iterations, stop below {} '
+        'label changes or at {} iterations'.format(
+            config.kernel, config.alpha, batch, config.dec_lr, config.update_interval,
+            config.tol, config.dec_max_iter),
+    ]
+    return '\n'.join(lines)
+
+
 def run_experiment(dataset='mnist', preset='quick', overrides=None, n_clusters=None, seed=0,
                    device=-1, out=None, progress=True, log=print, argv=None, figures=True,
                    stop_after=None, pretrained=None):
