@@ -47,7 +47,7 @@ def train_dec(model, X, config, out, device, seed=0, y=None, initial_labels=None
         trainer.extend(ClusteringMetrics(refresh, y),
                        trigger=(config.update_interval, 'iteration'))
     run_resumable(trainer, log)
-    log = trainer.get_extension('LogReport').log
     return {'iterations': trainer.updater.iteration, 'converged': stop.converged,
-            'last_change': stop.last_change, 'log': log}
+            'last_change': stop.last_change,
+            'log': trainer.get_extension('LogReport').log}
 
