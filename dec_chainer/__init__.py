@@ -13,4 +13,11 @@ from dec_chainer import links  # noqa: F401
 from dec_chainer.functions import target_distribution  # noqa: F401
 from dec_chainer.presets import DECConfig, get_config, PRESETS  # noqa: F401
 from dec_chainer.training import fit_dec  # noqa: F401
-from dec_chainer.estimator import DEC  # noqa: F401
+
+
+def __getattr__(name):
+    # the estimator pulls in scikit-learn (~1 s): import it on first use
+    if name == 'DEC':
+        from dec_chainer.estimator import DEC
+        return DEC
+    raise AttributeError('module {!r} has no attribute {!r}'.format(__name__, name))

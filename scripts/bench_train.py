@@ -1,0 +1,227 @@
+#!/usr/bin/env python
+"""Time one training iteration of the end-to-end autoencoder 784-500-500-2000-10 (batch 256).
+
+    .venv/bin/python scripts/bench_train.py [--iters 100] [--profile]
+
+Rows, measured in this run on the same random data, float32, MomentumSGD (lr 0.1,
+momentum 0.9), MSE loss:
+  * numpy: a hand-written NumPy forward + backward + update (the floor: BLAS and nothing else);
+  * chainer-updater: dec_chainer's model and loss link under Chainer's StandardUpdater;
+  * chainer-trainer: the same inside dec_chainer's Trainer with all its extensions
+    (the pipeline as it runs);
+  * pytorch: the same network and optimiser in PyTorch, when it is installed
+    (``pip install torch==2.13.0``); skipped cleanly otherwise.
+Ratios are against PyTorch (or NumPy without it). ``--profile`` writes where the Chainer step
+spends its time. Results go to --out (default results/bench) as JSON and Markdown.
+"""
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import pstats
+import sys
+import tempfile
+import time
+
+import numpy
+
+import dec_chainer  # before chainer: makes Chainer 7.8.1 work on NumPy 2
+import chainer
+from dec_chainer.links import ReconstructionLoss, StackedDenoisingAutoEncoder
+from dec_chainer.provenance import provenance
+from dec_chainer.reporting import format_table
+from dec_chainer.training._common import make_trainer
+
+DIMS = (784, 500, 500, 2000, 10)
+BATCH = 256
+LR, MOMENTUM = 0.1, 0.9
+
+
+def data(n=8192, seed=0):
+    return numpy.random.RandomState(seed).rand(n, DIMS[0]).astype(numpy.float32)
+
+
+def per_iteration(step, iters, warmup=5):
+    for _ in range(warmup):
+        step()
+    t = time.perf_counter()
+    for _ in range(iters):
+        step()
+    return (time.perf_counter() - t) / iters
+
+
+# -- NumPy -------------------------------------------------------------------------------------
+
+def numpy_step_factory(X):
+    rng = numpy.random.RandomState(0)
+    sizes = list(DIMS) + list(reversed(DIMS[:-1]))
+    Ws = [(rng.randn(o, i) * 0.01).astype(numpy.float32) for i, o in zip(sizes, sizes[1:])]
+    bs = [numpy.zeros(o, numpy.float32) for o in sizes[1:]]
+    vW = [numpy.zeros_like(w) for w in Ws]
+    vb = [numpy.zeros_like(b) for b in bs]
+    n_layers = len(Ws)
+    linear_out = {len(DIMS) - 2, n_layers - 1}  # the embedding and the reconstruction
+    state = {'pos': 0}
+
+    def step():
+        i = state['pos']
+        x = X[i:i + BATCH]
+        state['pos'] = (i + BATCH) % (len(X) - BATCH)
+        hs = [x]
+        for k in range(n_layers):
+            h = hs[-1] @ Ws[k].T + bs[k]
+            if k not in linear_out:
+                numpy.maximum(h, 0, out=h)
+            hs.append(h)
+        g = (hs[-1] - x) * (2.0 / x.size)
+        for k in reversed(range(n_layers)):
+            if k not in linear_out:
+                g = g * (hs[k + 1] > 0)
+            gW = g.T @ hs[k]
+            gb = g.sum(axis=0)
+            if k:
+                g = g @ Ws[k]
+            vW[k] *= MOMENTUM
+            vW[k] -= LR * gW
+            Ws[k] += vW[k]
+            vb[k] *= MOMENTUM
+            vb[k] -= LR * gb
+            bs[k] += vb[k]
+
+    return step
+
+
+# -- Chainer (dec_chainer) ---------------------------------------------------------------------
+
+def chainer_updater_factory(X):
+    numpy.random.seed(0)
+    loss = ReconstructionLoss(StackedDenoisingAutoEncoder(DIMS), 'mse')
+    opt = chainer.optimizers.MomentumSGD(lr=LR, momentum=MOMENTUM)
+    opt.setup(loss)
+    it = chainer.iterators.SerialIterator(X, BATCH, shuffle=True)
+    updater = chainer.training.updaters.StandardUpdater(it, opt)
+    return updater.update
+
+
+def chainer_trainer_per_iteration(X, iters):
+    numpy.random.seed(0)
+    loss = ReconstructionLoss(StackedDenoisingAutoEncoder(DIMS), 'mse')
+    with tempfile.TemporaryDirectory() as out:
+        def run(n):
+            trainer = make_trainer(
+                loss, X, batchsize=BATCH, stop_trigger=(n, 'iteration'), lr=LR,
+                momentum=MOMENTUM, out=out, device=chainer.get_device('@numpy'), seed=0,
+                snapshot_interval=10 ** 9, log_interval=max(1, n // 2), progress=False)
+            t = time.perf_counter()
+            trainer.run()
+            return time.perf_counter() - t
+        run(5)  # warm-up
+        return run(iters) / iters
+
+
+# -- PyTorch -----------------------------------------------------------------------------------
+
+def torch_step_factory(X, threads):
+    try:
+        import torch
+    except ImportError:
+        return None, None
+    torch.manual_seed(0)
+    torch.set_num_threads(threads)
+    layers = []
+    sizes = list(DIMS) + list(reversed(DIMS[:-1]))
+    n_layers = len(sizes) - 1
+    linear_out = {len(DIMS) - 2, n_layers - 1}
+    for k, (i, o) in enumerate(zip(sizes, sizes[1:])):
+        layers.append(torch.nn.Linear(i, o))
+        if k not in linear_out:
+            layers.append(torch.nn.ReLU())
+    model = torch.nn.Sequential(*layers)
+    opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+    Xt = torch.from_numpy(X)
+    state = {'pos': 0}
+
+    def step():
+        i = state['pos']
+        x = Xt[i:i + BATCH]
+        state['pos'] = (i + BATCH) % (len(X) - BATCH)
+        opt.zero_grad(set_to_none=True)
+        loss = torch.nn.functional.mse_loss(model(x), x)
+        loss.backward()
+        opt.step()
+
+    return step, torch.__version__
+
+
+def profile_chainer(X, iters, path):
+    step = chainer_updater_factory(X)
+    step()
+    prof = cProfile.Profile()
+    prof.enable()
+    for _ in range(iters):
+        step()
+    prof.disable()
+    buf = io.StringIO()
+    pstats.Stats(prof, stream=buf).sort_stats('tottime').print_stats(25)
+    with open(path, 'w') as f:
+        f.write('cProfile of {} StandardUpdater.update() calls, sorted by own time\n\n'.format(
+            iters))
+        f.write(buf.getvalue())
+    return path
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--iters', type=int, default=100)
+    ap.add_argument('--out', default='results/bench')
+    ap.add_argument('--profile', action='store_true')
+    args = ap.parse_args(argv)
+    X = data()
+    threads = os.cpu_count() or 1
+    rows = []
+    t_np = per_iteration(numpy_step_factory(X), args.iters)
+    rows.append({'impl': 'numpy (hand-written)', 'ms': 1e3 * t_np})
+    t_up = per_iteration(chainer_updater_factory(X), args.iters)
+    rows.append({'impl': 'dec_chainer: Chainer StandardUpdater', 'ms': 1e3 * t_up})
+    t_tr = chainer_trainer_per_iteration(X, args.iters)
+    rows.append({'impl': 'dec_chainer: Trainer + extensions', 'ms': 1e3 * t_tr})
+    torch_step, torch_version = torch_step_factory(X, threads)
+    if torch_step is not None:
+        t_torch = per_iteration(torch_step, args.iters)
+        rows.append({'impl': 'pytorch {} ({} threads)'.format(torch_version, threads),
+                     'ms': 1e3 * t_torch})
+        base, base_name = t_torch, 'pytorch'
+    else:
+        print('PyTorch is not installed: its row is skipped (pip install torch==2.13.0)')
+        base, base_name = t_np, 'numpy'
+    for r in rows:
+        r['ratio'] = r['ms'] / (1e3 * base)
+    table = format_table(rows, [('impl', 'implementation'), ('ms', 'ms / iteration', '{:.2f}'),
+                                ('ratio', 'x ' + base_name, '{:.2f}')])
+    print(table)
+    os.makedirs(args.out, exist_ok=True)
+    prof_path = None
+    if args.profile:
+        prof_path = profile_chainer(X, min(args.iters, 50),
+                                    os.path.join(args.out, 'bench_train_profile.txt'))
+        print('profile: {}'.format(prof_path))
+    prov = provenance(['python', 'scripts/bench_train.py'] + sys.argv[1:])
+    with open(os.path.join(args.out, 'bench_train.json'), 'w') as f:
+        json.dump({'rows': rows, 'baseline': base_name, 'dims': DIMS, 'batch': BATCH,
+                   'iters': args.iters, 'provenance': prov}, f, indent=2)
+    with open(os.path.join(args.out, 'bench_train.md'), 'w') as f:
+        f.write('# bench_train: one iteration of {} (batch {}), float32\n\n'
+                'machine: {} ({} cores), BLAS: {}, commit {}\n\n```\n{}\n```\n'.format(
+                    '-'.join(map(str, DIMS)), BATCH, prov['machine']['cpu'],
+                    prov['machine']['cores'],
+                    ', '.join('{internal_api} {version} {architecture} x{num_threads}'
+                              .format(**b) for b in prov['blas'] or []),
+                    prov['git_commit'], table))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
