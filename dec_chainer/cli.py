@@ -297,7 +297,8 @@ def _add_compare(sub):
     p = sub.add_parser('compare', help='the paper and article presets side by side',
                        description='Run the paper and the article presets on the same data '
                                    'and seed (each in OUT/<preset>) and print one table. '
-                                   '--set applies to both (e.g. a scaled-down schedule).')
+                                   '--set KEY=VALUE applies to every preset (e.g. a '
+                                   'scaled-down schedule), --set PRESET.KEY=VALUE to one.')
     p.add_argument('--dataset', default='mnist')
     p.add_argument('--clusters', type=int, default=None)
     p.add_argument('--seed', type=int, default=0)
@@ -318,19 +319,29 @@ def _run_compare(args):
     from dec_chainer.reporting import format_table
     from dec_chainer.presets import get_config
     overrides = parse_overrides(args.set)
+    per_preset = {}
+    for preset in args.presets:
+        # KEY=VALUE applies to every preset, PRESET.KEY=VALUE to that one only
+        per_preset[preset] = {k: v for k, v in overrides.items() if '.' not in k}
+        per_preset[preset].update({k.split('.', 1)[1]: v for k, v in overrides.items()
+                                   if k.startswith(preset + '.')})
+    unknown = sorted({k.split('.', 1)[0] for k in overrides if '.' in k} - set(args.presets))
+    if unknown:
+        raise ValueError('--set names presets not compared: {}'.format(', '.join(unknown)))
     for preset in args.presets:  # every configuration is checked before anything runs
-        get_config(preset, **overrides)
+        get_config(preset, **per_preset[preset])
     if args.dry_run:
         from dec_chainer.experiment import describe_plan
         for preset in args.presets:
             print('[{}]'.format(preset))
-            print(describe_plan(args.dataset, preset, overrides, args.clusters))
+            print(describe_plan(args.dataset, preset, per_preset[preset], args.clusters))
         return 0
     out = args.out or os.path.join('runs', 'compare-{}-seed{}'.format(
         os.path.splitext(os.path.basename(str(args.dataset)))[0], args.seed))
     rows = []
     for preset in args.presets:
-        _, r = run_experiment(args.dataset, preset, overrides, args.clusters, args.seed,
+        _, r = run_experiment(args.dataset, preset, per_preset[preset], args.clusters,
+                              args.seed,
                               args.device, os.path.join(out, preset), not args.no_progress,
                               argv=['dec-chainer'] + args.argv, figures=False)
         m = r['metrics']
