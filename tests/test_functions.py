@@ -107,7 +107,7 @@ def test_kl_gradient_check_catches_a_wrong_kernel():
             # the article's backward: 2 (p - q) (1 + r)^-1 (z - mu), the squared kernel's
             # formula with the distance in place of the squared distance
             self.kernel = 'squared'
-            self.h = 1 / (1 + r)
+            self.h_t = numpy.ascontiguousarray((1 / (1 + r)).T)  # CPU layout (K, n)
             return out
 
     with pytest.raises(AssertionError):

@@ -17,7 +17,8 @@ size of the rounding noise of the GEMM form: the gradient of a distance is undef
 and below that floor ``r`` is noise anyway.
 
 A backward pass reduces to a coefficient matrix ``A_ij = dL/d log k_ij * (-c h_ij)``, from
-which ``gz = A.sum(1) z - A mu`` and ``gmu = A.sum(0) mu - A^T z`` (two GEMMs).
+which ``gz = A.sum(1) z - A mu`` and ``gmu = A.sum(0) mu - A^T z`` (two GEMMs). The CPU path
+keeps its (n, K) matrices transposed, as (K, n): see :func:`log_q_cpu`.
 """
 
 import numpy
@@ -42,17 +43,25 @@ def kernel_coefficient(alpha, kernel):
 
 
 def log_q_cpu(z, mu, alpha, kernel):
-    """Return ``log q`` and ``h`` (both (n, K), dtype of ``z``) with NumPy."""
+    """Return ``log q`` and ``h`` with NumPy, both **transposed**: shape (K, n).
+
+    NumPy reduces fast along the contiguous axis and slowly along short rows (K ~ 10), so
+    the CPU path works in (K, n) layout: the row log-sum-exp becomes K vectorised passes.
+    """
     eps = float(numpy.finfo(z.dtype).eps)
-    zz = numpy.einsum('ij,ij->i', z, z)[:, None]
-    mm = numpy.einsum('ij,ij->i', mu, mu)[None, :]
-    d = zz + mm
-    d -= 2 * (z @ mu.T)
+    zz = numpy.einsum('ij,ij->i', z, z)[None, :]
+    mm = numpy.einsum('ij,ij->i', mu, mu)[:, None]
+    d = mu @ z.T
+    d *= -2
+    d += zz
+    d += mm
     numpy.maximum(d, 0, out=d)
     if kernel == 'squared':
-        logk = numpy.log1p(d / alpha)
+        t = d / alpha if alpha != 1 else d
+        logk = numpy.log1p(t)
         logk *= -(alpha + 1.0) / 2.0
-        h = 1 / (1 + d / alpha)
+        t += 1
+        h = numpy.reciprocal(t, out=t)
     else:
         r = numpy.sqrt(d)
         floor = numpy.sqrt(eps * (zz + mm))
@@ -60,8 +69,11 @@ def log_q_cpu(z, mu, alpha, kernel):
         logk = numpy.log1p(r / alpha)
         logk *= -(alpha + 1.0) / 2.0
         h = 1 / (numpy.maximum(r, floor) * (alpha + r))
-    m = logk.max(axis=1, keepdims=True)
-    lse = m + numpy.log(numpy.exp(logk - m).sum(axis=1, keepdims=True))
+    m = logk.max(axis=0)
+    e = logk - m
+    numpy.exp(e, out=e)
+    lse = numpy.log(e.sum(axis=0))
+    lse += m
     logk -= lse
     return logk, h
 
@@ -118,6 +130,15 @@ def log_q_gpu(z, mu, alpha, kernel):
     )(zz, zm, mm, numpy.int32(K), dtype(alpha), dtype(numpy.finfo(z.dtype).eps),
       kernel == 'squared', logq, q, h)
     return logq, q, h
+
+
+def grads_from_coefficients_t(At, z, mu):
+    """:func:`grads_from_coefficients` for a transposed coefficient matrix ``At`` (K, n)."""
+    gz = At.sum(axis=0)[:, None] * z
+    gz -= At.T @ mu
+    gmu = At.sum(axis=1)[:, None] * mu
+    gmu -= At @ z
+    return gz, gmu
 
 
 def grads_from_coefficients(A, z, mu):

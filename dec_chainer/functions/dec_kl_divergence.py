@@ -45,10 +45,14 @@ class DECKLDivergence(function.Function):
 
     def forward_cpu(self, inputs):
         z, mu, p = inputs
-        self.logq, self.h = _student_t.log_q_cpu(z, mu, self.alpha, self.kernel)
+        # (K, n) layout on the CPU, see _student_t.log_q_cpu
+        self.logq_t, self.h_t = _student_t.log_q_cpu(z, mu, self.alpha, self.kernel)
+        self.p_t = p_t = numpy.ascontiguousarray(p.T)
         # 0 log 0 = 0: rows of P may hold exact zeros
-        log_p = numpy.log(p, where=p > 0, out=numpy.zeros_like(p))
-        kl = numpy.sum(p * (log_p - self.logq), dtype=numpy.float64)
+        log_p = numpy.log(p_t, where=p_t > 0, out=numpy.zeros_like(p_t))
+        log_p -= self.logq_t
+        log_p *= p_t
+        kl = numpy.sum(log_p, dtype=numpy.float64)
         return numpy.asarray(kl * self._scale(len(z)), dtype=z.dtype),
 
     def forward_gpu(self, inputs):
@@ -62,15 +66,18 @@ class DECKLDivergence(function.Function):
         return kl * z.dtype.type(self._scale(len(z))),
 
     def backward_cpu(self, inputs, grad_outputs):
-        z, mu, p = inputs
+        z, mu, _ = inputs
         gy, = grad_outputs
+        p_t = self.p_t
         # dL/d log k_ij = -(p_ij - s_i q_ij) with s_i = sum_j p_ij (1 for a normalised P)
-        s = p.sum(axis=1, keepdims=True)
-        A = p - s * numpy.exp(self.logq)
-        A *= self.h
-        A *= gy * z.dtype.type(
+        s = p_t.sum(axis=0)
+        A_t = numpy.exp(self.logq_t)
+        A_t *= -s
+        A_t += p_t
+        A_t *= self.h_t
+        A_t *= gy * z.dtype.type(
             _student_t.kernel_coefficient(self.alpha, self.kernel) * self._scale(len(z)))
-        gz, gmu = _student_t.grads_from_coefficients(A, z, mu)
+        gz, gmu = _student_t.grads_from_coefficients_t(A_t, z, mu)
         return gz, gmu, None
 
     def backward_gpu(self, inputs, grad_outputs):

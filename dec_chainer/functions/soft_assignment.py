@@ -33,9 +33,9 @@ class SoftAssignment(function.Function):
 
     def forward_cpu(self, inputs):
         z, mu = inputs
-        logq, self.h = _student_t.log_q_cpu(z, mu, self.alpha, self.kernel)
-        self.q = numpy.exp(logq)
-        return self.q,
+        logq_t, self.h_t = _student_t.log_q_cpu(z, mu, self.alpha, self.kernel)
+        self.q_t = numpy.exp(logq_t, out=logq_t)  # (K, n), see log_q_cpu
+        return numpy.ascontiguousarray(self.q_t.T),
 
     def forward_gpu(self, inputs):
         z, mu = inputs
@@ -44,14 +44,15 @@ class SoftAssignment(function.Function):
 
     def backward_cpu(self, inputs, grad_outputs):
         z, mu = inputs
-        gq, = grad_outputs
-        q = self.q
+        gq_t = numpy.ascontiguousarray(grad_outputs[0].T)
+        q_t = self.q_t
         # d q_ij / d log k_il = q_ij ([j == l] - q_il)
-        t = numpy.einsum('ij,ij->i', q, gq)[:, None]
-        A = q * (gq - t)
-        A *= self.h
-        A *= -_student_t.kernel_coefficient(self.alpha, self.kernel)
-        return _student_t.grads_from_coefficients(A, z, mu)
+        t = (q_t * gq_t).sum(axis=0)
+        A_t = gq_t - t
+        A_t *= q_t
+        A_t *= self.h_t
+        A_t *= -_student_t.kernel_coefficient(self.alpha, self.kernel)
+        return _student_t.grads_from_coefficients_t(A_t, z, mu)
 
     def backward_gpu(self, inputs, grad_outputs):
         z, mu = inputs

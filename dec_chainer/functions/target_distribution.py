@@ -31,10 +31,15 @@ def target_distribution(q):
     if q.ndim != 2 or q.dtype.kind != 'f':
         raise ValueError('q must be a 2-D float array; got {} {}'.format(q.dtype, q.shape))
     tiny = numpy.finfo(q.dtype).tiny
-    f = xp.maximum(q.sum(axis=0), tiny)  # a cluster nobody is near: weights 0, not NaN
     if xp is numpy:
-        w = q * q / f
-        return w / w.sum(axis=1, keepdims=True)
+        # (K, n) layout: NumPy reduces slowly along short rows
+        w_t = numpy.ascontiguousarray(q.T)
+        f = numpy.maximum(w_t.sum(axis=1), tiny)  # nobody near a cluster: weights 0, not NaN
+        w_t *= w_t
+        w_t /= f[:, None]
+        w_t /= w_t.sum(axis=0)
+        return numpy.ascontiguousarray(w_t.T)
+    f = xp.maximum(q.sum(axis=0), tiny)
     q = xp.ascontiguousarray(q)
     p = xp.empty_like(q)
     s = xp.empty(q.shape[0], dtype=q.dtype)
