@@ -76,8 +76,13 @@ class DECConfig:
     # -- bookkeeping -------------------------------------------------------------------
     #: iterations between snapshots (a killed run resumes from the last one)
     snapshot_interval: int = 2000
+    #: the same for the DEC phase (None: snapshot_interval)
+    dec_snapshot_interval: object = None
     #: batch size of the whole-data-set passes (embedding, P, predictions)
     eval_batchsize: int = 2048
+
+    #: settings that change how a run is kept, not what it computes
+    BOOKKEEPING = ('snapshot_interval', 'dec_snapshot_interval', 'eval_batchsize')
 
     def replace(self, **overrides):
         """A copy with some values changed; unknown names raise ``ValueError``."""
@@ -136,6 +141,8 @@ class DECConfig:
         for name in ('lr', 'dec_lr'):
             if not getattr(self, name) > 0:
                 raise ValueError('{} must be positive; got {}'.format(name, getattr(self, name)))
+        if self.dec_snapshot_interval is not None and int(self.dec_snapshot_interval) < 1:
+            raise ValueError('dec_snapshot_interval must be at least 1 or None')
         if self.dec_batchsize is not None and int(self.dec_batchsize) < 1:
             raise ValueError('dec_batchsize must be at least 1 or None (full batch)')
         return self
@@ -154,7 +161,7 @@ ARTICLE = PAPER.replace(
     scale='unit', pretrain_samples=60000, cluster_samples=60000,
     ae_loss='mse', dropout_placement='article', momentum_ramp=0, bias_lr_mult=1.0,
     kernel='distance', dec_batchsize=None, update_interval=1, check_interval=5,
-    dec_max_iter=30, snapshot_interval=5,
+    dec_max_iter=30, dec_snapshot_interval=5,
 )
 
 #: The best we reach on 2 CPU cores in about 20 minutes on MNIST-70k: end-to-end

@@ -192,7 +192,12 @@ def test_command_errors(argv, message, capsys, tmp_path):
 def test_resume_with_other_settings_is_refused(run_dir, capsys):
     assert main(['train', '--resume', str(run_dir), '--dataset', 'digits', '--seed', '3',
                  '--set'] + TINY[:-1] + ['kmeans_n_init=3']) == 2
-    assert 'different configuration (differs in: config)' in capsys.readouterr().err
+    assert 'different configuration (differs in: config.kmeans_n_init)' in \
+        capsys.readouterr().err
+    # how a run is kept (snapshot intervals) may change between a run and its resumption
+    assert main(['train', '--resume', str(run_dir), '--dataset', 'digits', '--seed', '3',
+                 '--no-progress', '--no-figures', '--set'] + TINY
+                + ['snapshot_interval=7', 'dec_snapshot_interval=3']) == 0
 
 
 def test_predict_rejects_wrong_feature_count(run_dir, tmp_path, capsys):

@@ -24,6 +24,8 @@ def test_article_preset_differs_where_the_repository_does():
     assert (c.dropout_placement, c.ae_loss, c.scale) == ('article', 'mse', 'unit')
     assert (c.pretrain_samples, c.cluster_samples) == (60000, 60000)
     assert (c.momentum_ramp, c.bias_lr_mult) == (0, 1.0)
+    # snapshots every 5 of its 30 full-batch DEC steps, not every 5 pretraining iterations
+    assert (c.snapshot_interval, c.dec_snapshot_interval) == (2000, 5)
 
 
 def test_quick_preset():

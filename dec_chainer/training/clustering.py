@@ -38,7 +38,8 @@ def train_dec(model, X, config, out, device, seed=0, y=None, initial_labels=None
         model, dataset, batchsize=batchsize, stop_trigger=stop, lr=config.dec_lr,
         momentum=config.dec_momentum, out=out, device=device, seed=seed,
         lr_step=config.lr_step, lr_gamma=config.lr_gamma,
-        snapshot_interval=config.snapshot_interval, log_interval=config.update_interval,
+        snapshot_interval=config.dec_snapshot_interval or config.snapshot_interval,
+        log_interval=config.update_interval,
         progress=progress, progress_interval=max(1, min(50, config.update_interval)),
         print_keys=['iteration', 'main/loss', 'dec/label_change']
         + (['dec/acc', 'dec/nmi', 'dec/ari'] if y is not None else []) + ['elapsed_time'])

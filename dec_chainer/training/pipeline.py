@@ -82,9 +82,9 @@ def _check_run_dir(out, identity):
     if os.path.exists(path):
         with open(path) as f:
             previous = json.load(f)
-        if previous != identity:
-            diff = sorted(k for k in set(previous) | set(identity)
-                          if previous.get(k) != identity.get(k))
+        mine, theirs = _comparable(identity), _comparable(previous)
+        if mine != theirs:
+            diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
             raise ValueError(
                 '{} holds a run with a different configuration (differs in: {}); use '
                 'another output directory or the same settings to resume it'.format(
@@ -92,6 +92,14 @@ def _check_run_dir(out, identity):
     else:
         with open(path, 'w') as f:
             json.dump(identity, f, indent=2, sort_keys=True)
+
+
+def _comparable(identity):
+    """The identity without the bookkeeping settings (snapshot intervals, batch of passes)."""
+    flat = {k: v for k, v in identity.items() if k != 'config'}
+    flat.update({'config.' + k: v for k, v in identity['config'].items()
+                 if k not in DECConfig.BOOKKEEPING})
+    return flat
 
 
 def _metrics(y, labels):
