@@ -38,6 +38,8 @@ def test_dec_reaches_a_meaningful_accuracy(digits_run):
 def test_report_contents(digits_run):
     model, report = digits_run
     assert report['dec']['iterations'] <= 600
-    assert set(report['seconds']) == {'pretrain', 'kmeans', 'dec'}
+    assert set(report['seconds']) == {'pretrain', 'kmeans', 'dec', 'compute'}
+    s = report['seconds']
+    assert s['compute'] == pytest.approx(s['pretrain'] + s['kmeans'] + s['dec'])
     assert report['labels'].shape == (1797,)
     assert model.centroids.shape == (10, 10)

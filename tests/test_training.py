@@ -233,3 +233,16 @@ def test_fit_dec_rejects_nan():
     X[3, 1] = numpy.nan
     with pytest.raises(ValueError, match='1 NaN'):
         dec_chainer.fit_dec(X, n_clusters=3, config=tiny_config(), **QUIET)
+
+
+def test_loaded_run_reports_the_time_its_phases_took(digits, tmp_path):
+    X, y = digits
+    config = tiny_config()
+    _, first = dec_chainer.fit_dec(X[:300], y[:300], 10, config, out=str(tmp_path), seed=2,
+                                   log=lambda *a: None, **QUIET)
+    _, again = dec_chainer.fit_dec(X[:300], y[:300], 10, config, out=str(tmp_path), seed=2,
+                                   log=lambda *a: None, **QUIET)
+    assert again['pretrain']['finetune']['loaded']
+    assert again['seconds']['pretrain'] == first['seconds']['pretrain'] > 0
+    assert again['seconds']['dec'] == first['seconds']['dec'] > 0
+    assert again['seconds']['kmeans'] == pytest.approx(first['seconds']['kmeans'], abs=0.05)

@@ -21,7 +21,8 @@ def train_dec(model, X, config, out, device, seed=0, y=None, initial_labels=None
 
     Returns:
         dict: ``iterations``, ``converged``, ``last_change`` (fraction of labels changed at
-        the last check) and the trainer's ``log``.
+        the last check), ``seconds`` of training (across resumptions) and the trainer's
+        ``log``.
     """
     device = chainer.get_device(device)
     for pair in model.autoencoder:  # the decoders play no part in DEC
@@ -49,6 +50,6 @@ def train_dec(model, X, config, out, device, seed=0, y=None, initial_labels=None
                        trigger=(config.update_interval, 'iteration'))
     run_resumable(trainer, log)
     return {'iterations': trainer.updater.iteration, 'converged': stop.converged,
-            'last_change': stop.last_change,
+            'last_change': stop.last_change, 'seconds': round(trainer.elapsed_time, 2),
             'log': trainer.get_extension('LogReport').log}
 

@@ -177,7 +177,10 @@ def _fit(X, y, n_clusters, config, out, device, seed, progress, log, n_pre, n_cl
     report['pretrain'] = pretrain_autoencoder(sdae, X_pre, config,
                                               os.path.join(out, 'pretrain'), device,
                                               seed=seed, progress=progress, log=log)
-    report['seconds']['pretrain'] = round(time.time() - t0, 2)
+    # the recorded training time of each stage (also when loaded or resumed)
+    recorded = [st.get('seconds') for st in report['pretrain'].values()]
+    report['seconds']['pretrain'] = (round(sum(recorded), 2) if None not in recorded
+                                     else round(time.time() - t0, 2))
     if stop_after == 'pretrain':
         return None, report
 
@@ -187,6 +190,8 @@ def _fit(X, y, n_clusters, config, out, device, seed, progress, log, n_pre, n_cl
     if os.path.exists(kmeans_path):
         with numpy.load(kmeans_path) as f:
             centroids, km_labels = f['centroids'], f['labels']
+            if 'seconds' in f.files:  # report the time k-means took when it ran
+                t0 = time.time() - float(f['seconds'])
     else:
         Z = apply_in_batches(sdae.encode, X_cl, config.eval_batchsize, device)
         log('[kmeans] {} restarts on the {}-d embedding of {} points'.format(
@@ -194,7 +199,8 @@ def _fit(X, y, n_clusters, config, out, device, seed, progress, log, n_pre, n_cl
         centroids, km_labels, _ = kmeans(Z, n_clusters, n_init=config.kmeans_n_init,
                                          random_state=stage_seed(seed, 200) % (2 ** 31),
                                          progress=progress)
-        numpy.savez(kmeans_path, centroids=centroids, labels=km_labels)
+        numpy.savez(kmeans_path, centroids=centroids, labels=km_labels,
+                    seconds=time.time() - t0)
     report['seconds']['kmeans'] = round(time.time() - t0, 2)
     report['metrics']['ae_kmeans'] = _metrics(y_cl, km_labels)
     if y_cl is not None:
@@ -223,7 +229,9 @@ def _fit(X, y, n_clusters, config, out, device, seed, progress, log, n_pre, n_cl
         with open(os.path.join(out, 'dec_result.json'), 'w') as f:
             json.dump(dec, f)
     labels = model.predict(X_cl, config.eval_batchsize)
-    report['seconds']['dec'] = round(time.time() - t0, 2)
+    report['seconds']['dec'] = dec.get('seconds', round(time.time() - t0, 2))
+    report['seconds']['compute'] = round(sum(report['seconds'][k] for k in
+                                             ('pretrain', 'kmeans', 'dec')), 2)
     report['dec'] = dec
     report['metrics']['dec'] = _metrics(y_cl, labels)
     if y_cl is not None:

@@ -1,7 +1,7 @@
 """Phase 1: the stacked denoising autoencoder, layer-wise then end to end."""
 
+import json
 import os
-import time
 
 import chainer
 from chainer import serializers
@@ -27,9 +27,22 @@ def _train_stage(autoencoder, data, config, n_iter, out, device, seed, progress,
     return run_resumable(trainer, log)
 
 
-def _final_loss(trainer):
+def _save_stage_info(npz_path, trainer):
     log = trainer.get_extension('LogReport').log
-    return log[-1].get('main/loss') if log else None
+    info = {'iterations': trainer.updater.iteration,
+            'loss': log[-1].get('main/loss') if log else None,
+            'seconds': round(trainer.elapsed_time, 2)}  # includes time before a resume
+    with open(npz_path[:-4] + '.json', 'w') as f:
+        json.dump(info, f)
+    return info
+
+
+def _load_stage_info(npz_path):
+    path = npz_path[:-4] + '.json'
+    if not os.path.exists(path):
+        return {}
+    with open(path) as f:
+        return dict(json.load(f), loaded=True)
 
 
 def pretrain_autoencoder(sdae, X, config, out, device, seed=0, progress=True, log=print,
@@ -43,7 +56,9 @@ def pretrain_autoencoder(sdae, X, config, out, device, seed=0, progress=True, lo
     short resumes from its last snapshot.
 
     Returns:
-        dict: per stage, its iterations, final logged loss and wall time in seconds.
+        dict: per stage, its iterations, final logged loss and training time in seconds
+        (across resumptions; recorded beside the stage's result, so a loaded stage reports
+        the time it took when it ran).
     """
     stages = {}
     device = chainer.get_device(device)
@@ -53,9 +68,9 @@ def pretrain_autoencoder(sdae, X, config, out, device, seed=0, progress=True, lo
         for k, pair in enumerate(sdae):
             name = 'layer{}'.format(k + 1)
             path = os.path.join(out, name + '.npz')
-            t0 = time.time()
             if os.path.exists(path):
                 serializers.load_npz(path, pair)
+                stages[name] = _load_stage_info(path)
                 log('[pretrain] {}: loaded {}'.format(name, path))
             else:
                 log('[pretrain] {}: {} -> {} -> {}, {} iterations'.format(
@@ -67,16 +82,14 @@ def pretrain_autoencoder(sdae, X, config, out, device, seed=0, progress=True, lo
                                        stage_seed(seed, 100 + k), progress, log_interval,
                                        log)
                 serializers.save_npz(path, pair)
-                stages[name] = {'iterations': config.layerwise_iters,
-                                'loss': _final_loss(trainer),
-                                'seconds': round(time.time() - t0, 2)}
+                stages[name] = _save_stage_info(path, trainer)
             if k + 1 < len(sdae):
                 data = apply_in_batches(pair.encode, data, config.eval_batchsize, device)
     if config.finetune_iters:
         path = os.path.join(out, 'finetune.npz')
-        t0 = time.time()
         if os.path.exists(path):
             serializers.load_npz(path, sdae)
+            stages['finetune'] = _load_stage_info(path)
             log('[pretrain] finetune: loaded {}'.format(path))
         else:
             log('[pretrain] finetune: end to end {}, {} iterations'.format(
@@ -86,7 +99,5 @@ def pretrain_autoencoder(sdae, X, config, out, device, seed=0, progress=True, lo
                                    os.path.join(out, 'finetune'), device,
                                    stage_seed(seed, 150), progress, log_interval, log)
             serializers.save_npz(path, sdae)
-            stages['finetune'] = {'iterations': config.finetune_iters,
-                                  'loss': _final_loss(trainer),
-                                  'seconds': round(time.time() - t0, 2)}
+            stages['finetune'] = _save_stage_info(path, trainer)
     return stages
