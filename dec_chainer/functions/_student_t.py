@@ -43,7 +43,7 @@ def kernel_coefficient(alpha, kernel):
 
 
 def log_q_cpu(z, mu, alpha, kernel):
-    """Return ``log q`` and ``h`` with NumPy, both **transposed**: shape (K, n).
+    """Return ``log q``, ``q`` and ``h`` with NumPy, all **transposed**: shape (K, n).
 
     NumPy reduces fast along the contiguous axis and slowly along short rows (K ~ 10), so
     the CPU path works in (K, n) layout: the row log-sum-exp becomes K vectorised passes.
@@ -70,12 +70,14 @@ def log_q_cpu(z, mu, alpha, kernel):
         logk *= -(alpha + 1.0) / 2.0
         h = 1 / (numpy.maximum(r, floor) * (alpha + r))
     m = logk.max(axis=0)
-    e = logk - m
-    numpy.exp(e, out=e)
-    lse = numpy.log(e.sum(axis=0))
+    q = logk - m
+    numpy.exp(q, out=q)
+    total = q.sum(axis=0)
+    q /= total
+    lse = numpy.log(total)
     lse += m
     logk -= lse
-    return logk, h
+    return logk, q, h
 
 
 # One thread per row i, looping over the K centroids: the distances, the kernel, the row

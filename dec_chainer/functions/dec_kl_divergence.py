@@ -46,7 +46,8 @@ class DECKLDivergence(function.Function):
     def forward_cpu(self, inputs):
         z, mu, p = inputs
         # (K, n) layout on the CPU, see _student_t.log_q_cpu
-        self.logq_t, self.h_t = _student_t.log_q_cpu(z, mu, self.alpha, self.kernel)
+        self.logq_t, self.q_t, self.h_t = _student_t.log_q_cpu(z, mu, self.alpha,
+                                                                self.kernel)
         self.p_t = p_t = numpy.ascontiguousarray(p.T)
         # 0 log 0 = 0: rows of P may hold exact zeros
         log_p = numpy.log(p_t, where=p_t > 0, out=numpy.zeros_like(p_t))
@@ -71,8 +72,7 @@ class DECKLDivergence(function.Function):
         p_t = self.p_t
         # dL/d log k_ij = -(p_ij - s_i q_ij) with s_i = sum_j p_ij (1 for a normalised P)
         s = p_t.sum(axis=0)
-        A_t = numpy.exp(self.logq_t)
-        A_t *= -s
+        A_t = self.q_t * -s
         A_t += p_t
         A_t *= self.h_t
         A_t *= gy * z.dtype.type(

@@ -33,9 +33,8 @@ class SoftAssignment(function.Function):
 
     def forward_cpu(self, inputs):
         z, mu = inputs
-        logq_t, self.h_t = _student_t.log_q_cpu(z, mu, self.alpha, self.kernel)
-        self.q_t = numpy.exp(logq_t, out=logq_t)  # (K, n), see log_q_cpu
-        return numpy.ascontiguousarray(self.q_t.T),
+        _, self.q_t, self.h_t = _student_t.log_q_cpu(z, mu, self.alpha, self.kernel)
+        return numpy.ascontiguousarray(self.q_t.T),  # stored (K, n), see log_q_cpu
 
     def forward_gpu(self, inputs):
         z, mu = inputs
