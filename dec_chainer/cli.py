@@ -48,7 +48,7 @@ def _add_baseline(sub):
 
 
 def _run_baseline(args):
-    from dec_chainer.datasets import load_dataset
+    from dec_chainer.datasets import default_n_clusters, load_dataset
     from dec_chainer.evaluations import eval_clustering
     from dec_chainer.kmeans import kmeans
     from dec_chainer.reporting import format_table
@@ -57,7 +57,7 @@ def _run_baseline(args):
     X, y = load_dataset(args.dataset)
     n_clusters = args.clusters
     if n_clusters is None:
-        n_clusters = int(numpy.unique(y).size) if y is not None else 10
+        n_clusters = default_n_clusters(y)
     print('{}: {} samples x {} features, {} clusters, {} k-means restarts, seed {}'.format(
         args.dataset, X.shape[0], X.shape[1], n_clusters, args.n_init, args.seed),
         flush=True)

@@ -6,7 +6,7 @@ import time
 
 import numpy
 
-from dec_chainer.datasets import load_dataset
+from dec_chainer.datasets import default_n_clusters, load_dataset
 from dec_chainer.estimator import DEC
 from dec_chainer.presets import get_config
 from dec_chainer.provenance import provenance
@@ -43,7 +43,7 @@ def describe_plan(dataset='mnist', preset='quick', overrides=None, n_clusters=No
     config = get_config(preset, **(overrides or {}))
     X, y = load_dataset(dataset, scale=config.scale)
     if n_clusters is None:
-        n_clusters = int(numpy.unique(y).size) if y is not None else 10
+        n_clusters = default_n_clusters(y)
     n_pre = min(config.pretrain_samples or len(X), len(X))
     n_cl = min(config.cluster_samples or len(X), len(X))
     check_n_clusters(n_clusters, n_cl)
@@ -84,7 +84,7 @@ def run_experiment(dataset='mnist', preset='quick', overrides=None, n_clusters=N
     t0 = time.time()
     X, y = load_dataset(dataset, scale=config.scale)
     if n_clusters is None:
-        n_clusters = int(numpy.unique(y).size) if y is not None else 10
+        n_clusters = default_n_clusters(y)
     load_s = time.time() - t0
     log('[data] {}: {} x {}, {} clusters, preset {}, seed {}'.format(
         dataset, X.shape[0], X.shape[1], n_clusters, preset, seed))

@@ -7,6 +7,8 @@ digits from scikit-learn; users' data from ``.npy``/``.npz``/``.csv`` files.
 
 import os
 
+import numpy
+
 from dec_chainer.datasets._images import load_idx_directory  # noqa: F401
 from dec_chainer.datasets._images import scale_pixels  # noqa: F401
 from dec_chainer.datasets._images import SCALES  # noqa: F401
@@ -20,6 +22,11 @@ from dec_chainer.datasets.mnist import load_mnist  # noqa: F401
 
 #: Names accepted by :func:`load_dataset` besides a file path.
 DATASETS = ('mnist', 'fashion-mnist', 'digits')
+
+
+def default_n_clusters(y, fallback=10):
+    """The number of classes in ``y``, or ``fallback`` for unlabelled data."""
+    return int(numpy.unique(y).size) if y is not None else fallback
 
 
 def load_dataset(name, scale='unit', split='all'):

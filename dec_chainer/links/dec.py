@@ -10,7 +10,8 @@ from dec_chainer.functions import soft_assignment
 from dec_chainer.functions import target_distribution
 
 
-def _batches(X, batchsize, device):
+def iterate_batches(X, batchsize, device):
+    """Rows of ``X``, ``batchsize`` at a time, on ``device``, in test mode without a graph."""
     with chainer.using_config('train', False), chainer.no_backprop_mode():
         for start in range(0, len(X), batchsize):
             yield device.send(numpy.asarray(X[start:start + batchsize]))
@@ -35,7 +36,7 @@ def soft_assignment_in_batches(encode, X, centroids, alpha=1.0, kernel='squared'
     device = chainer.get_device(device if device is not None else '@numpy')
     mu = centroids.array if hasattr(centroids, 'array') else centroids
     parts = [soft_assignment(encode(x), mu, alpha, kernel).array
-             for x in _batches(X, batchsize, device)]
+             for x in iterate_batches(X, batchsize, device)]
     return device.xp.concatenate(parts)
 
 
@@ -92,7 +93,7 @@ class DeepEmbeddedClustering(chainer.Chain):
     def embed_dataset(self, X, batchsize=1024):
         """Embeddings of all rows of ``X`` (on the model's device)."""
         return self.device.xp.concatenate(
-            [self.embed(x).array for x in _batches(X, batchsize, self.device)])
+            [self.embed(x).array for x in iterate_batches(X, batchsize, self.device)])
 
     def soft_assignment_dataset(self, X, batchsize=1024):
         """``q`` for all rows of ``X``; memory O(batchsize x width + n x K)."""
@@ -101,8 +102,8 @@ class DeepEmbeddedClustering(chainer.Chain):
 
     def target_distribution_dataset(self, X, batchsize=1024):
         """``(p, q)`` over all rows of ``X``: ``f_j`` sums over the whole data set."""
-        q = self.soft_assignment_dataset(X, batchsize)
-        return target_distribution(q), q
+        return target_distribution_in_batches(self.embed, X, self.centroids, self.alpha,
+                                              self.kernel, batchsize, self.device)
 
     def predict(self, X, batchsize=1024):
         """Hard cluster labels (argmax of ``q``) as a NumPy int64 array."""

@@ -8,6 +8,7 @@ import chainer
 from chainer import serializers
 from chainer.training import extensions
 
+from dec_chainer.links.dec import iterate_batches
 from dec_chainer.training.extensions import (LinearRamp, RandomStateKeeper, StepDecay,
                                              set_bias_lr_mult)
 
@@ -99,9 +100,5 @@ def run_resumable(trainer, log=None):
 def apply_in_batches(fn, X, batchsize, device):
     """``fn`` (a link method) over the rows of ``X`` in test mode, gathered as NumPy."""
     cpu = chainer.backend.CpuDevice()
-    out = []
-    with chainer.using_config('train', False), chainer.no_backprop_mode():
-        for start in range(0, len(X), batchsize):
-            h = fn(device.send(numpy.asarray(X[start:start + batchsize])))
-            out.append(cpu.send(h.array))
-    return numpy.concatenate(out)
+    return numpy.concatenate([cpu.send(fn(x).array)
+                              for x in iterate_batches(X, batchsize, device)])
