@@ -174,6 +174,34 @@ QUICK = PAPER.replace(
 
 PRESETS = {'paper': PAPER, 'article': ARTICLE, 'quick': QUICK}
 
+#: The article's departures from the paper, grouped into the choices one would switch
+#: together (name -> settings). Every setting in which ARTICLE differs from PAPER (apart from
+#: bookkeeping) belongs to exactly one choice; tests check this.
+ARTICLE_CHOICES = {
+    'pixels': ('scale',),
+    'ae_loss': ('ae_loss',),
+    'dropout': ('dropout_placement',),
+    'optimizer': ('momentum_ramp', 'bias_lr_mult'),
+    'kernel': ('kernel',),
+    'dec_schedule': ('dec_batchsize', 'update_interval', 'check_interval', 'dec_max_iter'),
+    'cluster_points': ('cluster_samples',),
+}
+
+
+def article_ablation(article=ARTICLE, paper=PAPER):
+    """The one-choice-at-a-time ablation between two configurations.
+
+    Returns ``[(name, overrides), ...]``: first ``('article', {})``, then for each of
+    :data:`ARTICLE_CHOICES` where the two differ the overrides that switch ``article`` to
+    ``paper``'s values of that choice only. Apply them with ``article.replace(**overrides)``.
+    """
+    variants = [('article', {})]
+    for name, keys in ARTICLE_CHOICES.items():
+        switched = {k: getattr(paper, k) for k in keys if getattr(paper, k) != getattr(article, k)}
+        if switched:
+            variants.append((name, switched))
+    return variants
+
 
 def get_config(preset='paper', **overrides):
     """The named preset with ``overrides`` applied, validated."""

@@ -45,8 +45,8 @@ def run_identity(config, seed, n_clusters, shape):
             'n_samples': int(shape[0]), 'n_features': int(shape[1])}
 
 
-def reuse_pretrained(source, out, config, seed, shape):
-    """Copy the pretrained autoencoder of run directory ``source`` into ``out``.
+def check_pretrained(source, config, seed, shape):
+    """The files of the autoencoder run directory ``source`` pretrained for ``config``.
 
     Raises ``ValueError`` unless ``source`` pretrained with the same settings
     (:data:`PRETRAIN_KEYS`), seed and data shape, and ``FileNotFoundError`` if it has not
@@ -70,9 +70,22 @@ def reuse_pretrained(source, out, config, seed, shape):
     if missing:
         raise FileNotFoundError('{} has not finished pretraining (missing {})'.format(
             source, ', '.join(missing)))
+    return files
+
+
+def reuse_pretrained(source, out, config, seed, shape):
+    """Copy the pretrained autoencoder of run directory ``source`` into ``out``.
+
+    Raises as :func:`check_pretrained` when ``source`` does not hold the autoencoder this
+    run would pretrain.
+    """
+    files = check_pretrained(source, config, seed, shape)
     os.makedirs(os.path.join(out, 'pretrain'), exist_ok=True)
     for f in files:
         shutil.copy(os.path.join(source, 'pretrain', f), os.path.join(out, 'pretrain', f))
+        info = os.path.join(source, 'pretrain', f[:-4] + '.json')  # the stage's recorded time
+        if os.path.exists(info):
+            shutil.copy(info, os.path.join(out, 'pretrain', f[:-4] + '.json'))
     return files
 
 
