@@ -1,3 +1,5 @@
+import dataclasses
+
 import pytest
 
 import dec_chainer
@@ -63,3 +65,31 @@ def test_bad_values(overrides, match):
 def test_unknown_preset():
     with pytest.raises(ValueError, match="unknown preset 'fast'"):
         get_config('fast')
+
+
+def test_article_choices_cover_every_difference_exactly_once():
+    from dec_chainer.presets import ARTICLE, ARTICLE_CHOICES, PAPER
+    keys = [k for ks in ARTICLE_CHOICES.values() for k in ks]
+    assert len(keys) == len(set(keys))
+    differing = {f.name for f in dataclasses.fields(DECConfig)
+                 if getattr(ARTICLE, f.name) != getattr(PAPER, f.name)}
+    assert differing - set(DECConfig.BOOKKEEPING) == set(keys)
+
+
+def test_article_ablation_switches_one_choice_at_a_time():
+    from dec_chainer.presets import ARTICLE, ARTICLE_CHOICES, PAPER, article_ablation
+    variants = article_ablation()
+    assert variants[0] == ('article', {})
+    assert [name for name, _ in variants[1:]] == list(ARTICLE_CHOICES)
+    for name, switched in variants[1:]:
+        config = ARTICLE.replace(**switched).validate()
+        changed = {f.name for f in dataclasses.fields(DECConfig)
+                   if getattr(config, f.name) != getattr(ARTICLE, f.name)}
+        assert changed == set(ARTICLE_CHOICES[name])
+        assert all(getattr(config, k) == getattr(PAPER, k) for k in changed)
+    # a paper configuration with overrides passes them on (a capped DEC phase)
+    capped = dict(article_ablation(ARTICLE, PAPER.replace(dec_max_iter=5000)))
+    assert capped['dec_schedule']['dec_max_iter'] == 5000
+    # choices where the two agree are left out
+    same = article_ablation(ARTICLE, PAPER.replace(kernel='distance'))
+    assert 'kernel' not in dict(same)
