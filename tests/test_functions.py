@@ -171,6 +171,21 @@ def test_target_distribution_properties():
         target_distribution(numpy.ones(3))
 
 
+
+@pytest.mark.parametrize('order', ['C', 'F'])
+def test_target_distribution_any_layout_leaves_q_alone(order):
+    # CPU q from soft_assignment is Fortran-ordered (a (K, n) array's transpose); q built by
+    # hand is usually C-ordered: same P, and q is never written to
+    z, mu = make(40, 4, 3)
+    q = numpy.asarray(soft_assignment(z, mu).array, order=order)
+    before = q.copy()
+    p = target_distribution(q)
+    numpy.testing.assert_array_equal(q, before)
+    w = q ** 2 / q.sum(axis=0)
+    numpy.testing.assert_allclose(p, w / w.sum(axis=1, keepdims=True), rtol=1e-12)
+    assert p.shape == q.shape and p.dtype == q.dtype
+
+
 # -- numerics and dtypes -----------------------------------------------------------------
 
 @pytest.mark.parametrize('kernel', KERNELS)

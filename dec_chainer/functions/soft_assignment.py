@@ -34,7 +34,9 @@ class SoftAssignment(function.Function):
     def forward_cpu(self, inputs):
         z, mu = inputs
         _, self.q_t, self.h_t = _student_t.log_q_cpu(z, mu, self.alpha, self.kernel)
-        return numpy.ascontiguousarray(self.q_t.T),  # stored (K, n), see log_q_cpu
+        # computed (K, n), see log_q_cpu; q is its transposed view (Fortran order), which
+        # target_distribution and the (K, n) code paths read without a copy
+        return self.q_t.T,
 
     def forward_gpu(self, inputs):
         z, mu = inputs

@@ -23,7 +23,9 @@ def target_distribution(q):
     """``p_ij = (q_ij^2 / f_j) / sum_j' (q_ij'^2 / f_j')`` with ``f_j = sum_i q_ij``.
 
     ``f`` sums over all rows of ``q``, so pass the soft assignment of the whole data set.
-    Plain arrays in and out (NumPy or CuPy, same dtype); no graph.
+    Plain arrays in and out (NumPy or CuPy, same dtype); no graph. On the CPU ``p`` is the
+    transposed view of a (K, n) array (Fortran order), like ``q`` from
+    :func:`soft_assignment`.
     """
     if hasattr(q, 'array'):
         q = q.array
@@ -32,13 +34,14 @@ def target_distribution(q):
         raise ValueError('q must be a 2-D float array; got {} {}'.format(q.dtype, q.shape))
     tiny = numpy.finfo(q.dtype).tiny
     if xp is numpy:
-        # (K, n) layout: NumPy reduces slowly along short rows
-        w_t = numpy.ascontiguousarray(q.T)
-        f = numpy.maximum(w_t.sum(axis=1), tiny)  # nobody near a cluster: weights 0, not NaN
-        w_t *= w_t
+        # (K, n) layout: NumPy reduces slowly along short rows. q from soft_assignment is
+        # already a (K, n) array's transpose; P is returned the same way (Fortran order).
+        q_t = q.T if q.T.flags.c_contiguous else numpy.ascontiguousarray(q.T)
+        f = numpy.maximum(q_t.sum(axis=1), tiny)  # nobody near a cluster: weights 0, not NaN
+        w_t = numpy.square(q_t)
         w_t /= f[:, None]
         w_t /= w_t.sum(axis=0)
-        return numpy.ascontiguousarray(w_t.T)
+        return w_t.T
     f = xp.maximum(q.sum(axis=0), tiny)
     q = xp.ascontiguousarray(q)
     p = xp.empty_like(q)
