@@ -5,10 +5,13 @@
 
 Rows, measured in this run on the same random data, float32, MomentumSGD (lr 0.1,
 momentum 0.9), MSE loss:
-  * numpy: a hand-written NumPy forward + backward + update (the floor: BLAS and nothing else);
+  * numpy: a hand-written NumPy forward + backward + update;
   * chainer-updater: dec_chainer's model and loss link under Chainer's StandardUpdater;
   * chainer-trainer: the same inside dec_chainer's Trainer with all its extensions
     (the pipeline as it runs);
+  * chainer-updater with ``chainer.config.type_check`` off (what Chainer's checks cost);
+  * GEMMs alone: only the 23 matrix products of an iteration on preallocated operands, the
+    floor every implementation sits above (the last column: ms above it);
   * pytorch: the same network and optimiser in PyTorch, when it is installed
     (``pip install torch==2.13.0``); skipped cleanly otherwise.
 Ratios are against PyTorch (or NumPy without it). ``--profile`` writes where the Chainer step
@@ -93,16 +96,44 @@ def numpy_step_factory(X):
     return step
 
 
+def gemm_floor_factory(X):
+    """Only the matrix products of one iteration (forward, weight and input gradients), on
+    preallocated operands: the time no implementation of this step can go below."""
+    rng = numpy.random.RandomState(0)
+    sizes = list(DIMS) + list(reversed(DIMS[:-1]))
+    Ws = [(rng.randn(o, i) * 0.01).astype(numpy.float32) for i, o in zip(sizes, sizes[1:])]
+    hs = [rng.rand(BATCH, m).astype(numpy.float32) for m in sizes]
+    outs = [numpy.empty((BATCH, o), numpy.float32) for o in sizes[1:]]
+    gWs = [numpy.empty_like(w) for w in Ws]
+    gxs = [numpy.empty((BATCH, i), numpy.float32) for i in sizes[:-1]]
+
+    def step():
+        for k, W in enumerate(Ws):
+            numpy.matmul(hs[k], W.T, out=outs[k])
+        for k in reversed(range(len(Ws))):
+            numpy.matmul(hs[k + 1].T, hs[k], out=gWs[k])
+            if k:
+                numpy.matmul(hs[k + 1], Ws[k], out=gxs[k])
+
+    return step
+
+
 # -- Chainer (dec_chainer) ---------------------------------------------------------------------
 
-def chainer_updater_factory(X):
+def chainer_updater_factory(X, type_check=True):
     numpy.random.seed(0)
     loss = ReconstructionLoss(StackedDenoisingAutoEncoder(DIMS), 'mse')
     opt = chainer.optimizers.MomentumSGD(lr=LR, momentum=MOMENTUM)
     opt.setup(loss)
     it = chainer.iterators.SerialIterator(X, BATCH, shuffle=True)
     updater = chainer.training.updaters.StandardUpdater(it, opt)
-    return updater.update
+    if type_check:
+        return updater.update
+
+    def update():
+        with chainer.using_config('type_check', False):
+            updater.update()
+    return update
 
 
 def chainer_trainer_per_iteration(X, iters):
@@ -186,6 +217,8 @@ def main(argv=None):
     rows.append({'impl': 'numpy (hand-written)', 'ms': 1e3 * t_np})
     t_up = per_iteration(chainer_updater_factory(X), args.iters)
     rows.append({'impl': 'dec_chainer: Chainer StandardUpdater', 'ms': 1e3 * t_up})
+    t_tc = per_iteration(chainer_updater_factory(X, type_check=False), args.iters)
+    rows.append({'impl': 'dec_chainer: StandardUpdater, type_check off', 'ms': 1e3 * t_tc})
     t_tr = chainer_trainer_per_iteration(X, args.iters)
     rows.append({'impl': 'dec_chainer: Trainer + extensions', 'ms': 1e3 * t_tr})
     torch_step, torch_version = torch_step_factory(X, threads)
@@ -197,10 +230,14 @@ def main(argv=None):
     else:
         print('PyTorch is not installed: its row is skipped (pip install torch==2.13.0)')
         base, base_name = t_np, 'numpy'
+    t_gemm = per_iteration(gemm_floor_factory(X), args.iters)
+    rows.append({'impl': 'GEMMs alone (the floor)', 'ms': 1e3 * t_gemm})
     for r in rows:
         r['ratio'] = r['ms'] / (1e3 * base)
+        r['over_gemm_ms'] = r['ms'] - 1e3 * t_gemm
     table = format_table(rows, [('impl', 'implementation'), ('ms', 'ms / iteration', '{:.2f}'),
-                                ('ratio', 'x ' + base_name, '{:.2f}')])
+                                ('ratio', 'x ' + base_name, '{:.2f}'),
+                                ('over_gemm_ms', 'ms above the GEMMs', '{:.2f}')])
     print(table)
     os.makedirs(args.out, exist_ok=True)
     prof_path = None
