@@ -76,10 +76,12 @@ def _run_baseline(args):
     if args.dataset == 'mnist':
         print('\npublished: k-means on MNIST pixels ACC 0.5349 (Xie et al., 2016)')
     if args.out:
+        from dec_chainer.provenance import provenance
         with open(args.out, 'w') as f:
             json.dump(dict(row, dataset=args.dataset, n_samples=int(X.shape[0]),
                            n_clusters=n_clusters, n_init=args.n_init, seed=args.seed,
-                           version=version_string()), f, indent=2)
+                           version=version_string(),
+                           provenance=provenance(['dec-chainer'] + args.argv)), f, indent=2)
     return 0
 
 

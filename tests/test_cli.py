@@ -70,6 +70,8 @@ def test_baseline_command_on_digits(tmp_path, capsys):
     metrics = json.loads(out.read_text())
     assert metrics['n_samples'] == 1797 and metrics['n_clusters'] == 10
     assert metrics['acc'] > 0.65
+    assert metrics['provenance']['command'].startswith('dec-chainer baseline --dataset digits')
+    assert 'git_commit' in metrics['provenance'] and 'machine' in metrics['provenance']
 
 
 def test_baseline_command_errors(tmp_path, capsys):
