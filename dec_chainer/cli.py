@@ -349,6 +349,8 @@ def _run_compare(args):
         m = r['metrics']
         rows.append({'preset': preset,
                      'ae_acc': m.get('ae_kmeans', {}).get('acc'),
+                     'ae_nmi': m.get('ae_kmeans', {}).get('nmi'),
+                     'ae_ari': m.get('ae_kmeans', {}).get('ari'),
                      'acc': m.get('dec', {}).get('acc'), 'nmi': m.get('dec', {}).get('nmi'),
                      'ari': m.get('dec', {}).get('ari'),
                      'iterations': r['dec']['iterations'],

@@ -2,9 +2,12 @@
 """Summarise the committed run results (results/<group>/*.json) as Markdown tables.
 
     .venv/bin/python scripts/summarize_results.py results/quick > results/quick/README.md
+    .venv/bin/python scripts/summarize_results.py --overview results
 
 One row per run (seed, ACC/NMI/ARI after AE+k-means and after DEC, DEC iterations, wall
-time per phase), then the mean and standard deviation over the runs.
+time per phase), then the mean and standard deviation over the runs. ``--overview`` prints
+the tables of results/README.md from every group (baselines, quick runs, paper vs article,
+the original repository, the ablation), next to the published numbers.
 """
 
 import glob
@@ -59,8 +62,106 @@ def table(runs):
     return '\n'.join(lines)
 
 
+#: Published MNIST accuracies (Xie et al. 2016, Table 2/3; DEC-keras README).
+PUBLISHED = {'kmeans': '0.5349', 'ae_kmeans': '0.8184',
+             'dec': '0.8430 (paper, best of 9 update intervals); 0.912 (DEC-keras, mean)'}
+
+
+def _json(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def _stat(values, digits=4):
+    return fmt(values, digits) if values else '-'
+
+
+def _row(method, protocol, runs, accs, nmis, aris, published='-'):
+    return '| {} | {} | {} | {} | {} | {} | {} |'.format(
+        method, protocol, runs, _stat(accs), _stat(nmis), _stat(aris), published)
+
+
+def _phase_rows(name, protocol, results, published=(None, None)):
+    """AE+k-means and DEC rows from a list of {'ae_kmeans': m, 'dec': m} dicts."""
+    out = []
+    for phase, label, pub in (('ae_kmeans', 'AE+k-means', published[0]),
+                              ('dec', 'DEC', published[1])):
+        ms = [r[phase] for r in results if r.get(phase)]
+        out.append(_row('{}, {}'.format(label, name), protocol, len(ms),
+                        [m['acc'] for m in ms], [m['nmi'] for m in ms],
+                        [m['ari'] for m in ms], pub or '-'))
+    return out
+
+
+def overview(root):
+    """The Markdown tables of results/README.md, from the JSON files under ``root``."""
+    head = ['| method | protocol | runs | ACC | NMI | ARI | published ACC |',
+            '|---|---|---|---|---|---|---|']
+    lines = ['### MNIST', ''] + head
+    base = os.path.join(root, 'baselines', 'kmeans-raw-mnist.json')
+    if os.path.exists(base):
+        b = _json(base)
+        lines.append(_row('k-means, raw pixels', '{:,} points, {} restarts'.format(
+            b['n_samples'], b['n_init']), 1, [b['acc']], [b['nmi']], [b['ari']],
+            PUBLISHED['kmeans']))
+    quick = load(os.path.join(root, 'quick'))
+    if quick:
+        lines += _phase_rows('`quick` preset', '70,000 points, end-to-end AE only',
+                             [r['metrics'] for r in quick],
+                             (PUBLISHED['ae_kmeans'], PUBLISHED['dec']))
+    compare = sorted(glob.glob(os.path.join(root, 'compare', 'paper-vs-article-*.json')))
+    for preset, protocol in (('paper', '70,000 points, pretraining 1/10'),
+                             ('article', '60,000 points, pretraining 1/10')):
+        res = []
+        for path in compare:
+            for row in _json(path)['rows']:
+                if row['preset'] == preset:
+                    res.append(row)
+        if res:
+            lines += _phase_rows('`{}` preset'.format(preset), protocol, [
+                {'ae_kmeans': {'acc': r['ae_acc'], 'nmi': r.get('ae_nmi'),
+                               'ari': r.get('ae_ari')},
+                 'dec': {'acc': r['acc'], 'nmi': r['nmi'], 'ari': r['ari']}} for r in res])
+    originals = [_json(p) for p in sorted(glob.glob(os.path.join(root, 'original', '*.json')))]
+    for scale in sorted({o['scale'] for o in originals}):
+        lines += _phase_rows('original repository', '60,000 points, pretraining {}'.format(
+            'as published' if scale == 1 else '{:g}x'.format(scale)),
+            [o['metrics'] for o in originals if o['scale'] == scale])
+
+    other = []
+    for dataset, group in (('fashion-mnist', 'quick-fashion'), ('digits', 'quick-digits')):
+        base = os.path.join(root, 'baselines', 'kmeans-raw-{}.json'.format(dataset))
+        runs = load(os.path.join(root, group))
+        if not (runs or os.path.exists(base)):
+            continue
+        if os.path.exists(base):
+            b = _json(base)
+            other.append(_row('k-means, raw pixels', '{}, {:,} points'.format(
+                dataset, b['n_samples']), 1, [b['acc']], [b['nmi']], [b['ari']]))
+        if runs:
+            other += _phase_rows('`quick` preset', '{}, {:,} points'.format(
+                dataset, runs[0]['n_cluster']), [r['metrics'] for r in runs])
+    if other:
+        lines += ['', '### Fashion-MNIST and digits', ''] + head + other
+
+    for path in sorted(glob.glob(os.path.join(root, 'ablation', '*.json'))):
+        a = _json(path)
+        lines += ['', '### The article\'s choices, one at a time ({}, seed {})'.format(
+            a['dataset'], a['seed']), '',
+            '| switched to the paper\'s | settings | AE+k-means ACC | DEC ACC | vs article '
+            '| DEC NMI | DEC iterations |', '|---|---|---|---|---|---|---|']
+        for r in a['rows']:
+            lines.append('| {} | {} | {:.4f} | {:.4f} | {:+.4f} | {:.4f} | {} |'.format(
+                r['variant'], r['switched'], r['ae_acc'], r['acc'], r['delta_acc'],
+                r['nmi'], r['iterations']))
+    return '\n'.join(lines)
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ['--overview']:
+        print(overview(argv[1] if len(argv) > 1 else 'results'))
+        return 0
     for directory in argv or ['results/quick']:
         runs = load(directory)
         if not runs:

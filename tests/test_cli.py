@@ -168,7 +168,9 @@ def test_compare(tmp_path, capsys):
     import json
     rows = json.loads((out / 'compare.json').read_text())['rows']
     assert [r['preset'] for r in rows] == ['paper', 'article']
-    assert all(0 <= r['acc'] <= 1 for r in rows)
+    assert all(0 <= r['acc'] <= 1 and 0 <= r['ae_nmi'] <= 1 for r in rows)
+    metrics = json.loads((out / 'paper' / 'metrics.json').read_text())['metrics']
+    assert rows[0]['ae_ari'] == metrics['ae_kmeans']['ari']
     assert (out / 'compare.md').exists()
 
 
