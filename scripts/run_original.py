@@ -219,7 +219,7 @@ class _Tee(io.TextIOBase):
 @contextlib.contextmanager
 def _argv_and_log(argv, log_path):
     old_argv, old_out = sys.argv, sys.stdout
-    with open(log_path, 'a') as log:
+    with open(log_path, 'w') as log:  # a phase reruns from its start: so does its log
         sys.argv, sys.stdout = argv, _Tee(old_out, log)
         try:
             yield
