@@ -25,6 +25,8 @@ runtime shims it needs here, each applied only where needed:
 - ``--scale F`` (default 1, the original schedule) multiplies every iteration count of its
   Trainers, the lr steps included, so a scaled run keeps the schedule's shape.
 
+Its print() output goes to pretraining.log and main.log in --work as well as the terminal
+(its Trainers' PrintReport tables only to the terminal: they hold the stdout of import time).
 Its labels of the 60,000 training digits (the only ones it clusters) are scored after
 k-means on its pretrained embedding (recomputed here exactly as its main.py does) and after
 its DEC steps (its own ``predict_label`` on its saved model). Writes
