@@ -24,8 +24,19 @@ LONG_RUNS = ('train', 'pretrain', 'cluster', 'compare')
 
 
 def blocks(lang=''):
-    text = open(README).read()
-    return re.findall(r'```' + lang + r'\n(.*?)```', text, flags=re.S)
+    """The fenced code blocks of the README whose info string is ``lang``."""
+    found, current, info = [], None, None
+    for line in open(README).read().splitlines():
+        if line.startswith('```'):
+            if current is None:
+                current, info = [], line[3:].strip()
+            else:
+                if info == lang:
+                    found.append('\n'.join(current) + '\n')
+                current = None
+        elif current is not None:
+            current.append(line)
+    return found
 
 
 def cli_commands():
@@ -85,3 +96,19 @@ def test_main_job_script_dry_run():
     assert r.returncode == 0, r.stderr
     assert 'data: mnist, 70000 x 784 (labelled), 10 clusters' in r.stdout
     assert 'fine-tuning 24000 iterations' in r.stdout
+
+
+def test_readme_script_commands_exist_and_parse():
+    """Every ``.venv/bin/python scripts/X.py ...`` line names a script whose --help works."""
+    import sys
+    scripts = set()
+    for block in blocks():
+        for line in block.splitlines():
+            m = re.match(r'\.venv/bin/python (scripts/\w+\.py)', line.strip())
+            if m:
+                scripts.add(m.group(1))
+    assert 'scripts/run_original.py' in scripts
+    for script in sorted(scripts):
+        r = subprocess.run([sys.executable, os.path.join(ROOT, script), '--help'],
+                           capture_output=True, text=True, timeout=120, cwd=ROOT)
+        assert r.returncode == 0, (script, r.stderr)
