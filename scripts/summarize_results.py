@@ -93,6 +93,14 @@ def _phase_rows(name, protocol, results, published=(None, None)):
     return out
 
 
+def _fraction(x):
+    """0.1 -> '1/10', 1 -> 'as published', 0.25 -> '1/4', 0.3 -> '0.3x'."""
+    if x == 1:
+        return 'as published'
+    inv = 1 / x
+    return '1/{:d}'.format(round(inv)) if abs(inv - round(inv)) < 1e-9 else '{:g}x'.format(x)
+
+
 def overview(root):
     """The Markdown tables of results/README.md, from the JSON files under ``root``."""
     head = ['| method | protocol | runs | ACC | NMI | ARI | published ACC |',
@@ -109,24 +117,27 @@ def overview(root):
         lines += _phase_rows('`quick` preset', '70,000 points, end-to-end AE only',
                              [r['metrics'] for r in quick],
                              (PUBLISHED['ae_kmeans'], PUBLISHED['dec']))
-    compare = sorted(glob.glob(os.path.join(root, 'compare', 'paper-vs-article-*.json')))
-    for preset, protocol in (('paper', '70,000 points, pretraining 1/10'),
-                             ('article', '60,000 points, pretraining 1/10')):
-        res = []
-        for path in compare:
-            for row in _json(path)['rows']:
-                if row['preset'] == preset:
-                    res.append(row)
-        if res:
-            lines += _phase_rows('`{}` preset'.format(preset), protocol, [
-                {'ae_kmeans': {'acc': r['ae_acc'], 'nmi': r.get('ae_nmi'),
-                               'ari': r.get('ae_ari')},
-                 'dec': {'acc': r['acc'], 'nmi': r['nmi'], 'ari': r['ari']}} for r in res])
+    from dec_chainer.presets import PAPER
+    compare = [_json(p) for p in
+               sorted(glob.glob(os.path.join(root, 'compare', 'paper-vs-article-*.json')))]
+    # group the seeds of one schedule: the pretraining's fraction of the paper's
+    fraction = lambda c: _fraction(c['overrides'].get(  # noqa: E731
+        'layerwise_iters', PAPER.layerwise_iters) / PAPER.layerwise_iters)
+    for frac in sorted({fraction(c) for c in compare}):
+        for preset, points in (('paper', '70,000 points'), ('article', '60,000 points')):
+            res = [r for c in compare if fraction(c) == frac
+                   for r in c['rows'] if r['preset'] == preset]
+            if res:
+                lines += _phase_rows('`{}` preset'.format(preset), '{}, pretraining {}'.format(
+                    points, frac), [
+                    {'ae_kmeans': {'acc': r['ae_acc'], 'nmi': r.get('ae_nmi'),
+                                   'ari': r.get('ae_ari')},
+                     'dec': {'acc': r['acc'], 'nmi': r['nmi'], 'ari': r['ari']}}
+                    for r in res])
     originals = [_json(p) for p in sorted(glob.glob(os.path.join(root, 'original', '*.json')))]
     for scale in sorted({o['scale'] for o in originals}):
-        lines += _phase_rows('original repository', '60,000 points, pretraining {}'.format(
-            'as published' if scale == 1 else '{:g}x'.format(scale)),
-            [o['metrics'] for o in originals if o['scale'] == scale])
+        lines += _phase_rows('original repository', '60,000 points, its schedule {}'.format(
+            _fraction(scale)), [o['metrics'] for o in originals if o['scale'] == scale])
 
     other = []
     for dataset, group in (('fashion-mnist', 'quick-fashion'), ('digits', 'quick-digits')):
