@@ -317,19 +317,11 @@ def _add_compare(sub):
 def _run_compare(args):
     import json
     import os
-    from dec_chainer.experiment import parse_overrides, run_experiment
+    from dec_chainer.experiment import parse_overrides, run_experiment, split_overrides
     from dec_chainer.reporting import format_table
     from dec_chainer.presets import get_config
     overrides = parse_overrides(args.set)
-    per_preset = {}
-    for preset in args.presets:
-        # KEY=VALUE applies to every preset, PRESET.KEY=VALUE to that one only
-        per_preset[preset] = {k: v for k, v in overrides.items() if '.' not in k}
-        per_preset[preset].update({k.split('.', 1)[1]: v for k, v in overrides.items()
-                                   if k.startswith(preset + '.')})
-    unknown = sorted({k.split('.', 1)[0] for k in overrides if '.' in k} - set(args.presets))
-    if unknown:
-        raise ValueError('--set names presets not compared: {}'.format(', '.join(unknown)))
+    per_preset = split_overrides(overrides, args.presets)
     for preset in args.presets:  # every configuration is checked before anything runs
         get_config(preset, **per_preset[preset])
     if args.dry_run:

@@ -34,6 +34,24 @@ def parse_overrides(items):
     return overrides
 
 
+def split_overrides(overrides, presets):
+    """``KEY=VALUE`` overrides for every preset, ``PRESET.KEY=VALUE`` for one.
+
+    Returns ``{preset: overrides}``; raises ``ValueError`` for a prefix naming none of
+    ``presets``.
+    """
+    unknown = sorted({k.split('.', 1)[0] for k in overrides if '.' in k} - set(presets))
+    if unknown:
+        raise ValueError('--set names unknown presets: {} (PRESET.KEY=VALUE takes one of {})'
+                         .format(', '.join(unknown), ', '.join(presets)))
+    per = {}
+    for preset in presets:
+        per[preset] = {k: v for k, v in overrides.items() if '.' not in k}
+        per[preset].update({k.split('.', 1)[1]: v for k, v in overrides.items()
+                            if k.startswith(preset + '.')})
+    return per
+
+
 def describe_plan(dataset='mnist', preset='quick', overrides=None, n_clusters=None):
     """Check the data and the settings as a run would, and describe what it would do.
 

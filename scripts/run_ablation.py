@@ -24,29 +24,17 @@ import sys
 import time
 
 from dec_chainer.datasets import load_dataset
-from dec_chainer.experiment import _json_default, parse_overrides, run_experiment
+from dec_chainer.experiment import (_json_default, parse_overrides, run_experiment,
+                                    split_overrides)
 from dec_chainer.presets import article_ablation, get_config
 from dec_chainer.provenance import provenance
 from dec_chainer.reporting import format_table
 from dec_chainer.training.pipeline import check_pretrained
 
 
-def split_overrides(overrides, presets=('paper', 'article')):
-    """KEY=VALUE for every preset, PRESET.KEY=VALUE for one -> {preset: overrides}."""
-    unknown = sorted({k.split('.', 1)[0] for k in overrides if '.' in k} - set(presets))
-    if unknown:
-        raise ValueError('--set names unknown presets: {}'.format(', '.join(unknown)))
-    per = {}
-    for preset in presets:
-        per[preset] = {k: v for k, v in overrides.items() if '.' not in k}
-        per[preset].update({k.split('.', 1)[1]: v for k, v in overrides.items()
-                            if k.startswith(preset + '.')})
-    return per
-
-
 def plan(overrides, only=None):
     """[(variant, preset, overrides, switched)] of the ablation, every configuration checked."""
-    per = split_overrides(overrides)
+    per = split_overrides(overrides, ('paper', 'article'))
     article, paper = get_config('article', **per['article']), get_config('paper', **per['paper'])
     variants = [(name, 'article', dict(per['article'], **switched), switched)
                 for name, switched in article_ablation(article, paper)]

@@ -72,13 +72,9 @@ def _json(path):
         return json.load(f)
 
 
-def _stat(values, digits=4):
-    return fmt(values, digits) if values else '-'
-
-
 def _row(method, protocol, runs, accs, nmis, aris, published='-'):
     return '| {} | {} | {} | {} | {} | {} | {} |'.format(
-        method, protocol, runs, _stat(accs), _stat(nmis), _stat(aris), published)
+        method, protocol, runs, fmt(accs), fmt(nmis), fmt(aris), published)
 
 
 def _phase_rows(name, protocol, results, published=(None, None)):

@@ -19,7 +19,7 @@ from dec_chainer.links import DeepEmbeddedClustering, StackedDenoisingAutoEncode
 from dec_chainer.presets import DECConfig, get_config
 from dec_chainer.training._common import apply_in_batches, seed_everything, stage_seed
 from dec_chainer.training.clustering import train_dec
-from dec_chainer.training.pretrain import pretrain_autoencoder
+from dec_chainer.training.pretrain import pretrain_autoencoder, stage_info_path
 from dec_chainer.validation import check_array, check_labels, check_n_clusters
 
 RUN_FILE = 'run.json'
@@ -83,9 +83,9 @@ def reuse_pretrained(source, out, config, seed, shape):
     os.makedirs(os.path.join(out, 'pretrain'), exist_ok=True)
     for f in files:
         shutil.copy(os.path.join(source, 'pretrain', f), os.path.join(out, 'pretrain', f))
-        info = os.path.join(source, 'pretrain', f[:-4] + '.json')  # the stage's recorded time
+        info = stage_info_path(os.path.join(source, 'pretrain', f))  # its recorded time
         if os.path.exists(info):
-            shutil.copy(info, os.path.join(out, 'pretrain', f[:-4] + '.json'))
+            shutil.copy(info, stage_info_path(os.path.join(out, 'pretrain', f)))
     return files
 
 

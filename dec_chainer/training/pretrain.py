@@ -27,18 +27,23 @@ def _train_stage(autoencoder, data, config, n_iter, out, device, seed, progress,
     return run_resumable(trainer, log)
 
 
+def stage_info_path(npz_path):
+    """Where a stage's iterations, final loss and training time are kept, beside its result."""
+    return npz_path[:-4] + '.json'
+
+
 def _save_stage_info(npz_path, trainer):
     log = trainer.get_extension('LogReport').log
     info = {'iterations': trainer.updater.iteration,
             'loss': log[-1].get('main/loss') if log else None,
             'seconds': round(trainer.elapsed_time, 2)}  # includes time before a resume
-    with open(npz_path[:-4] + '.json', 'w') as f:
+    with open(stage_info_path(npz_path), 'w') as f:
         json.dump(info, f)
     return info
 
 
 def _load_stage_info(npz_path):
-    path = npz_path[:-4] + '.json'
+    path = stage_info_path(npz_path)
     if not os.path.exists(path):
         return {}
     with open(path) as f:
