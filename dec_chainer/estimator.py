@@ -248,13 +248,9 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
 
 
 def _empty_model(n_features, config, n_clusters):
-    """The architecture of a saved model, to load weights into (the global RNG untouched)."""
+    """The architecture of a saved model, to load weights into."""
     from dec_chainer.training import build_autoencoder
-    rng_state = numpy.random.get_state()
-    try:
-        sdae = build_autoencoder(n_features, config)
-    finally:
-        numpy.random.set_state(rng_state)
+    sdae = build_autoencoder(n_features, config)
     centroids = numpy.zeros((n_clusters, sdae.embedding_size), dtype=numpy.float32)
     model = DeepEmbeddedClustering(sdae, centroids, config.alpha, config.kernel,
                                    config.dec_loss_reduce)

@@ -66,10 +66,19 @@ def test_predict_transform_proba(fitted, digits):
 
 
 def test_fit_predict_and_reproducibility(digits):
+    """Same random_state, same labels; the global random state is left as it was found
+    (scikit-learn's rule) and plays no part."""
     X, _ = digits
+    numpy.random.seed(1)
+    before = numpy.random.get_state()
     a = small_dec().fit_predict(X[:400])
+    after = numpy.random.get_state()
+    assert before[2] == after[2] and numpy.array_equal(before[1], after[1])
+    numpy.random.seed(2)
     b = small_dec().fit(X[:400]).labels_
     numpy.testing.assert_array_equal(a, b)
+    c = small_dec(random_state=numpy.random.RandomState(0)).fit(X[:400]).labels_
+    assert c.shape == a.shape  # a RandomState is consumed, not the global one
 
 
 def test_pickle_round_trip(fitted, digits):

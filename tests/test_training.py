@@ -13,7 +13,7 @@ from dec_chainer.links import (DeepEmbeddedClustering, ReconstructionLoss,
                                StackedDenoisingAutoEncoder)
 from dec_chainer.training import train_dec
 from dec_chainer.training._common import (latest_snapshot, make_trainer, run_resumable,
-                                          seed_everything)
+                                          stage_random_state)
 from dec_chainer.training.extensions import ConvergenceTrigger, GradientScale
 
 CPU = chainer.get_device('@numpy')
@@ -26,17 +26,25 @@ def digits():
 
 
 def small_sdae(n_in=64, seed=0, placement='paper'):
-    seed_everything(seed)
     return StackedDenoisingAutoEncoder((n_in, 32, 16, 4), dropout=0.2,
-                                       dropout_placement=placement)
+                                       dropout_placement=placement,
+                                       rng=numpy.random.RandomState(seed))
 
 
-def pretrain_trainer(sdae, X, out, n_iter, **kw):
-    loss = ReconstructionLoss(sdae, 'mse')
+def pretrain_trainer(sdae, X, out, n_iter, dropout_seed=None, **kw):
+    """A trainer for the stack's first pair (the one with dropout) or, without
+    ``dropout_seed``, for the whole stack."""
+    target = sdae
+    random_states = []
+    if dropout_seed is not None:
+        target = sdae[0]
+        target.rng = stage_random_state(dropout_seed, 1)
+        random_states = [target.rng]
+    loss = ReconstructionLoss(target, 'mse')
     args = dict(batchsize=32, stop_trigger=(n_iter, 'iteration'), lr=0.5, momentum=0.9,
                 out=str(out), device=CPU, seed=7, lr_step=15, lr_gamma=0.5,
                 momentum_ramp=10, bias_lr_mult=2.0, snapshot_interval=10, log_interval=5,
-                progress=False)
+                progress=False, random_states=random_states)
     args.update(kw)
     return make_trainer(loss, X, **args)
 
@@ -86,20 +94,41 @@ def test_pretraining_resume_is_exact(tmp_path, digits):
     """40 iterations at once == 20, 'killed', then resumed to 40 (dropout included)."""
     X = digits[0][:300]
     whole = small_sdae(placement='article')
-    seed_everything(11)
-    run_resumable(pretrain_trainer(whole, X, tmp_path / 'whole', 40))
+    run_resumable(pretrain_trainer(whole, X, tmp_path / 'whole', 40, dropout_seed=11))
 
     part = small_sdae(placement='article')
-    seed_everything(11)
-    run_resumable(pretrain_trainer(part, X, tmp_path / 'part', 20))
+    run_resumable(pretrain_trainer(part, X, tmp_path / 'part', 20, dropout_seed=11))
     assert latest_snapshot(str(tmp_path / 'part')).endswith('snapshot_iter_20')
-    fresh = small_sdae(placement='article')  # a new process after the kill
-    numpy.random.seed(999)                   # whatever the RNG holds now
-    trainer = run_resumable(pretrain_trainer(fresh, X, tmp_path / 'part', 40))
-    assert trainer.updater.iteration == 40
-    assert_same_params(params_of(fresh), params_of(whole))
     changed = params_of(part)
     assert not all(numpy.array_equal(changed[k], v) for k, v in params_of(whole).items())
+    fresh = small_sdae(placement='article')  # a new process after the kill
+    trainer = run_resumable(pretrain_trainer(fresh, X, tmp_path / 'part', 40,
+                                             dropout_seed=11))
+    assert trainer.updater.iteration == 40
+    assert_same_params(params_of(fresh), params_of(whole))
+    # the dropout stream matters: another seed for it gives other weights
+    other = small_sdae(placement='article')
+    run_resumable(pretrain_trainer(other, X, tmp_path / 'other', 40, dropout_seed=12))
+    assert not numpy.array_equal(params_of(other)['/0/encoder/W'],
+                                 params_of(whole)['/0/encoder/W'])
+
+
+def test_dropout_draws_from_the_pair_stream_only():
+    """With ``rng`` the masks come from it, as F.dropout would draw them, and the global
+    random state is neither read nor advanced."""
+    pair = small_sdae(placement='article')[0]
+    x = numpy.random.RandomState(0).rand(8, 64).astype(numpy.float32)
+    pair.rng = numpy.random.RandomState(5)
+    before = numpy.random.get_state()
+    h = pair._dropout(x).array
+    after = numpy.random.get_state()
+    assert before[2] == after[2] and numpy.array_equal(before[1], after[1])
+    numpy.random.seed(5)  # Chainer's F.dropout on the same stream: the same mask
+    expected = chainer.functions.dropout(x, 0.2).array
+    numpy.testing.assert_array_equal(h, expected)
+    assert 0.1 < (h == 0).mean() < 0.3
+    with chainer.using_config('train', False):
+        numpy.testing.assert_array_equal(pair._dropout(x).array, x)
 
 
 def dec_setup(digits, seed=0):
@@ -114,7 +143,6 @@ def test_dec_phase_resume_is_exact(tmp_path, digits):
     config = dec_chainer.get_config('quick', update_interval=4, snapshot_interval=6,
                                     dec_batchsize=64, tol=0.0)
     whole, X, y = dec_setup(digits)
-    seed_everything(3)
     r = train_dec(whole, X, config.replace(dec_max_iter=30), str(tmp_path / 'w'), CPU,
                   seed=5, y=y, **QUIET)
     assert r['iterations'] == 30 and not r['converged']
@@ -122,7 +150,6 @@ def test_dec_phase_resume_is_exact(tmp_path, digits):
     assert {'main/loss', 'dec/acc', 'dec/nmi', 'dec/ari', 'dec/label_change'} <= set(keys)
 
     part, _, _ = dec_setup(digits)
-    seed_everything(3)
     train_dec(part, X, config.replace(dec_max_iter=18), str(tmp_path / 'p'), CPU, seed=5,
               **QUIET)
     fresh, _, _ = dec_setup(digits)
@@ -174,16 +201,23 @@ def tiny_config(**kw):
 
 
 def test_one_seed_repeats_exactly(digits, tmp_path):
+    """One seed decides everything (init, dropout, order, k-means): the global random
+    state neither changes the run nor is changed by it."""
     X, y = digits
+    config = tiny_config(layerwise_iters=30, dropout_placement='article')
     runs = []
     for i in range(2):
-        model, report = dec_chainer.fit_dec(X[:500], y[:500], 10, tiny_config(),
+        numpy.random.seed(100 + i)  # a caller's global state, different each time
+        before = numpy.random.get_state()
+        model, report = dec_chainer.fit_dec(X[:500], y[:500], 10, config,
                                             out=str(tmp_path / str(i)), seed=4,
                                             log=lambda *a: None, **QUIET)
+        after = numpy.random.get_state()
+        assert before[2] == after[2] and numpy.array_equal(before[1], after[1])
         runs.append((params_of(model), report))
     assert_same_params(runs[0][0], runs[1][0])
     numpy.testing.assert_array_equal(runs[0][1]['labels'], runs[1][1]['labels'])
-    other, _ = dec_chainer.fit_dec(X[:500], y[:500], 10, tiny_config(), out=None, seed=5,
+    other, _ = dec_chainer.fit_dec(X[:500], y[:500], 10, config, out=None, seed=5,
                                    log=lambda *a: None, **QUIET)
     assert not numpy.array_equal(params_of(other)['/centroids'], runs[0][0]['/centroids'])
 

@@ -2,6 +2,8 @@
 
 import math
 
+import numpy
+
 import chainer
 import chainer.functions as F
 import chainer.links as L
@@ -17,12 +19,15 @@ DROPOUT_PLACEMENTS = ('paper', 'article', 'none')
 INITS = ('normal', 'uniform')
 
 
-def make_initializer(init='normal', init_scale=0.01):
+def make_initializer(init='normal', init_scale=0.01, rng=None):
+    """The weight initializer ``init``, drawing from ``rng`` (None: Chainer's default, the
+    global NumPy/CuPy random state)."""
+    kw = {} if rng is None else {'rng': rng}
     if init == 'normal':
-        return initializers.Normal(scale=init_scale)
+        return initializers.Normal(scale=init_scale, **kw)
     if init == 'uniform':
         # LeCunUniform(s) draws from U(-s sqrt(3 / fan_in), +s sqrt(3 / fan_in))
-        return initializers.LeCunUniform(scale=1.0 / math.sqrt(3.0))
+        return initializers.LeCunUniform(scale=1.0 / math.sqrt(3.0), **kw)
     raise ValueError('init must be one of {}; got {!r}'.format(INITS, init))
 
 
@@ -42,13 +47,18 @@ class DenoisingAutoEncoder(chainer.Chain):
         dropout (float): dropout ratio.
         input_dropout (bool), hidden_dropout (bool): where dropout applies.
         initialW: initializer of both weight matrices (default N(0, 0.01)); biases are 0.
+        rng: the random state dropout masks are drawn from (a ``numpy.random.RandomState``
+            on the CPU, a ``cupy.random.RandomState`` on the GPU); also settable later as
+            ``self.rng``. None: Chainer's ``F.dropout`` and its global random state.
     """
 
     def __init__(self, n_in, n_out, encoder_activation=True, decoder_activation=True,
-                 dropout=0.2, input_dropout=True, hidden_dropout=True, initialW=None):
+                 dropout=0.2, input_dropout=True, hidden_dropout=True, initialW=None,
+                 rng=None):
         super().__init__()
         if initialW is None:
             initialW = make_initializer()
+        self.rng = rng
         self.encoder_activation = encoder_activation
         self.decoder_activation = decoder_activation
         self.dropout = dropout
@@ -66,12 +76,26 @@ class DenoisingAutoEncoder(chainer.Chain):
         y = self.decoder(h)
         return F.relu(y) if self.decoder_activation else y
 
+    def _dropout(self, x):
+        if self.rng is None:
+            return F.dropout(x, self.dropout)
+        if not chainer.config.train:
+            return chainer.as_variable(x)
+        # the mask F.dropout would draw (same values, same order), from self.rng
+        shape, dtype = x.shape, x.dtype
+        if isinstance(self.rng, numpy.random.RandomState):
+            flag = self.rng.rand(*shape) >= self.dropout
+        else:  # cupy.random.RandomState
+            flag = self.rng.rand(*shape, dtype=numpy.float32) >= self.dropout
+        mask = dtype.type(1.0 / (1.0 - self.dropout)) * flag
+        return F.dropout(x, self.dropout, mask=mask)
+
     def forward(self, x):
         if self.input_dropout and self.dropout > 0:
-            x = F.dropout(x, self.dropout)
+            x = self._dropout(x)
         h = self.encode(x)
         if self.hidden_dropout and self.dropout > 0:
-            h = F.dropout(h, self.dropout)
+            h = self._dropout(h)
         return self.decode(h)
 
 
@@ -89,10 +113,13 @@ class StackedDenoisingAutoEncoder(chainer.ChainList):
         dropout (float): dropout ratio of layer-wise pretraining.
         dropout_placement (str): one of :data:`DROPOUT_PLACEMENTS`.
         init (str): one of :data:`INITS`. init_scale (float): std of ``'normal'``.
+        rng (numpy.random.RandomState): the initial weights are drawn from it (None: the
+            global random state, Chainer's default). Dropout masks come from each pair's
+            own ``rng`` (see :class:`DenoisingAutoEncoder`).
     """
 
     def __init__(self, dims=(784, 500, 500, 2000, 10), dropout=0.2,
-                 dropout_placement='paper', init='normal', init_scale=0.01):
+                 dropout_placement='paper', init='normal', init_scale=0.01, rng=None):
         dims = tuple(int(d) for d in dims)
         if len(dims) < 2 or min(dims) < 1:
             raise ValueError('dims needs an input size and at least one layer of positive '
@@ -113,7 +140,7 @@ class StackedDenoisingAutoEncoder(chainer.ChainList):
                 dims[k], dims[k + 1], encoder_activation=k < n - 1,
                 decoder_activation=k > 0, dropout=dropout, input_dropout=input_dropout,
                 hidden_dropout=hidden_dropout,
-                initialW=make_initializer(init, init_scale)))
+                initialW=make_initializer(init, init_scale, rng)))
         super().__init__(*pairs)
         self.dims = dims
 

@@ -1,4 +1,5 @@
-"""What both training phases share: seeding, the trainer with its extensions, batched passes."""
+"""What both training phases share: random streams, the trainer with its extensions, batched
+passes."""
 
 import os
 
@@ -15,33 +16,52 @@ from dec_chainer.training.extensions import (LinearRamp, RandomStateKeeper, Step
 SNAPSHOT_PREFIX = 'snapshot_iter_'
 
 
-def seed_everything(seed):
-    """Seed the global NumPy RNG (initialisers, dropout on the CPU) and CuPy's, if present."""
-    numpy.random.seed(seed % (2 ** 32))
-    from chainer.backends import cuda
-    if cuda.available:
-        try:
-            cuda.cupy.random.seed(seed % (2 ** 32))
-        except Exception:  # CuPy without a usable GPU
-            pass
-
-
 def stage_seed(seed, stage):
-    """A seed per stage, so a run resumed at stage k draws what an uninterrupted one did."""
+    """A seed per stage, so a run resumed at stage k draws what an uninterrupted one did.
+
+    Every random draw of a run comes from a stream seeded this way from the run's one seed
+    (the global NumPy and CuPy random states are never read or reseeded):
+
+    =========  ==========================================================
+    stage      stream
+    =========  ==========================================================
+    0          initial weights of the autoencoder
+    k (1..)    dropout masks of layer-wise pair k
+    100 + k    minibatch order of pair k (k = 0, 1, ...)
+    150        minibatch order of end-to-end fine-tuning
+    200        k-means restarts
+    301        minibatch order of the DEC phase
+    =========  ==========================================================
+    """
     return int(numpy.random.SeedSequence([seed, stage]).generate_state(1)[0])
+
+
+def stage_random_state(seed, stage, device=None):
+    """The random state of ``stage`` (see :func:`stage_seed`) on ``device``.
+
+    NumPy's ``RandomState`` on the CPU (its state goes into snapshots, so a resumed run
+    draws what an uninterrupted one does); CuPy's on a GPU (drawn on the device; its state
+    cannot be saved, so a resumed GPU run draws fresh dropout masks from there on).
+    """
+    s = stage_seed(seed, stage) % (2 ** 32)
+    if device is None or chainer.get_device(device).xp is numpy:
+        return numpy.random.RandomState(s)
+    with chainer.get_device(device):
+        return chainer.get_device(device).xp.random.RandomState(s)
 
 
 def make_trainer(target, dataset, *, batchsize, stop_trigger, lr, momentum, out, device,
                  seed, lr_step=20000, lr_gamma=0.1, momentum_ramp=0, bias_lr_mult=1.0,
                  weight_decay=0.0, snapshot_interval=2000, log_interval=1000,
-                 progress=True, progress_interval=50, print_keys=()):
+                 progress=True, progress_interval=50, print_keys=(), random_states=()):
     """A MomentumSGD ``Trainer`` for ``target`` (a loss link) over ``dataset``.
 
     Extensions: lr x ``lr_gamma`` every ``lr_step`` iterations, an optional momentum ramp,
     bias lr multiplier, LogReport (with the lr), snapshots every ``snapshot_interval``
-    iterations (the latest one kept; :func:`run_resumable` starts from it), the RNG states
-    in those snapshots, and with ``progress`` a progress bar and a PrintReport of
-    ``print_keys``.
+    iterations (the latest one kept; :func:`run_resumable` starts from it), the states of
+    the minibatch order (seeded by ``seed``) and of the NumPy ``random_states`` the model
+    draws from in those snapshots, and with ``progress`` a progress bar and a PrintReport
+    of ``print_keys``.
     """
     order_rng = numpy.random.RandomState(seed % (2 ** 32))
     iterator = chainer.iterators.SerialIterator(
@@ -58,7 +78,8 @@ def make_trainer(target, dataset, *, batchsize, stop_trigger, lr, momentum, out,
     if momentum_ramp:
         trainer.extend(LinearRamp('momentum', (0.0, momentum), (0, momentum_ramp)),
                        trigger=(1, 'iteration'))
-    trainer.extend(RandomStateKeeper([order_rng]))
+    trainer.extend(RandomStateKeeper([order_rng] + [
+        rs for rs in random_states if isinstance(rs, numpy.random.RandomState)]))
     trainer.extend(extensions.snapshot(filename=SNAPSHOT_PREFIX + '{.updater.iteration}',
                                        n_retains=1),
                    trigger=(snapshot_interval, 'iteration'))

@@ -17,7 +17,7 @@ from dec_chainer.evaluations import eval_clustering
 from dec_chainer.kmeans import kmeans
 from dec_chainer.links import DeepEmbeddedClustering, StackedDenoisingAutoEncoder
 from dec_chainer.presets import DECConfig, get_config
-from dec_chainer.training._common import apply_in_batches, seed_everything, stage_seed
+from dec_chainer.training._common import apply_in_batches, stage_random_state, stage_seed
 from dec_chainer.training.clustering import train_dec
 from dec_chainer.training.pretrain import pretrain_autoencoder, stage_info_path
 from dec_chainer.validation import check_array, check_labels, check_n_clusters
@@ -25,11 +25,14 @@ from dec_chainer.validation import check_array, check_labels, check_n_clusters
 RUN_FILE = 'run.json'
 
 
-def build_autoencoder(n_features, config):
+def build_autoencoder(n_features, config, rng=None):
+    """The autoencoder of ``config`` for ``n_features`` inputs, its weights drawn from
+    ``rng`` (a ``numpy.random.RandomState``; None: a fixed one, for loading weights into)."""
     return StackedDenoisingAutoEncoder(
         (n_features,) + tuple(config.hidden_dims), dropout=config.dropout,
         dropout_placement=config.dropout_placement, init=config.init,
-        init_scale=config.init_scale)
+        init_scale=config.init_scale,
+        rng=numpy.random.RandomState(0) if rng is None else rng)
 
 
 #: The settings that determine the pretrained autoencoder (a run can reuse another run's
@@ -184,8 +187,7 @@ def _fit(X, y, n_clusters, config, out, device, seed, progress, log, n_pre, n_cl
 
     # 1. autoencoder
     t0 = time.time()
-    seed_everything(stage_seed(seed, 0))
-    sdae = build_autoencoder(X.shape[1], config)
+    sdae = build_autoencoder(X.shape[1], config, stage_random_state(seed, 0))
     sdae.to_device(device)
     report['pretrain'] = pretrain_autoencoder(sdae, X_pre, config,
                                               os.path.join(out, 'pretrain'), device,
@@ -233,7 +235,6 @@ def _fit(X, y, n_clusters, config, out, device, seed, progress, log, n_pre, n_cl
     else:
         log('[dec] {} points, {} clusters, P every {} iterations, at most {}'.format(
             n_cl, n_clusters, config.update_interval, config.dec_max_iter))
-        seed_everything(stage_seed(seed, 300))
         dec = train_dec(model, X_cl, config, os.path.join(out, 'dec'), device,
                         seed=stage_seed(seed, 301), y=y_cl, initial_labels=km_labels,
                         progress=progress, log=log)

@@ -8,11 +8,11 @@ from chainer import serializers
 
 from dec_chainer.links import ReconstructionLoss
 from dec_chainer.training._common import (apply_in_batches, make_trainer, run_resumable,
-                                          seed_everything, stage_seed)
+                                          stage_random_state, stage_seed)
 
 
 def _train_stage(autoencoder, data, config, n_iter, out, device, seed, progress, log_interval,
-                 log):
+                 log, random_states=()):
     log_interval = max(1, min(log_interval, n_iter // 10))  # at least ~10 points per curve
     loss = ReconstructionLoss(autoencoder, config.ae_loss)
     loss.to_device(device)
@@ -23,7 +23,8 @@ def _train_stage(autoencoder, data, config, n_iter, out, device, seed, progress,
         momentum_ramp=config.momentum_ramp, bias_lr_mult=config.bias_lr_mult,
         weight_decay=config.weight_decay, snapshot_interval=config.snapshot_interval,
         log_interval=log_interval, progress=progress,
-        print_keys=('iteration', 'main/loss', 'lr', 'elapsed_time'))
+        print_keys=('iteration', 'main/loss', 'lr', 'elapsed_time'),
+        random_states=random_states)
     return run_resumable(trainer, log)
 
 
@@ -58,7 +59,8 @@ def pretrain_autoencoder(sdae, X, config, out, device, seed=0, progress=True, lo
     dropout-corrupted version, for ``config.layerwise_iters`` iterations; then the whole
     stack is fine-tuned without dropout for ``config.finetune_iters`` iterations. A stage
     whose result file exists under ``out`` is loaded instead of trained, and a stage cut
-    short resumes from its last snapshot.
+    short resumes from its last snapshot. Minibatch order and dropout masks come from
+    streams seeded by ``seed`` (:func:`~dec_chainer.training._common.stage_seed`).
 
     Returns:
         dict: per stage, its iterations, final logged loss and training time in seconds
@@ -81,11 +83,14 @@ def pretrain_autoencoder(sdae, X, config, out, device, seed=0, progress=True, lo
                 log('[pretrain] {}: {} -> {} -> {}, {} iterations'.format(
                     name, pair.encoder.in_size, pair.encoder.out_size,
                     pair.encoder.in_size, config.layerwise_iters))
-                seed_everything(stage_seed(seed, k + 1))
-                trainer = _train_stage(pair, data, config, config.layerwise_iters,
-                                       os.path.join(out, name), device,
-                                       stage_seed(seed, 100 + k), progress, log_interval,
-                                       log)
+                pair.rng = stage_random_state(seed, k + 1, device)
+                try:
+                    trainer = _train_stage(pair, data, config, config.layerwise_iters,
+                                           os.path.join(out, name), device,
+                                           stage_seed(seed, 100 + k), progress,
+                                           log_interval, log, random_states=[pair.rng])
+                finally:
+                    pair.rng = None
                 serializers.save_npz(path, pair)
                 stages[name] = _save_stage_info(path, trainer)
             if k + 1 < len(sdae):
@@ -99,7 +104,6 @@ def pretrain_autoencoder(sdae, X, config, out, device, seed=0, progress=True, lo
         else:
             log('[pretrain] finetune: end to end {}, {} iterations'.format(
                 '-'.join(map(str, sdae.dims)), config.finetune_iters))
-            seed_everything(stage_seed(seed, 50))
             trainer = _train_stage(sdae, X, config, config.finetune_iters,
                                    os.path.join(out, 'finetune'), device,
                                    stage_seed(seed, 150), progress, log_interval, log)

@@ -8,10 +8,12 @@ from chainer.training import extension
 
 class RandomStateKeeper(extension.Extension):
 
-    """Serializes the global NumPy RNG (dropout masks, initialisers) and any ``RandomState``.
+    """Serializes the given ``numpy.random.RandomState`` objects (minibatch order, dropout).
 
     Chainer's snapshots hold the models, optimizers and iterator positions but not these
     generators; without them a resumed run draws different dropout masks and shuffles.
+    The global random state is neither saved nor touched: training draws only from the
+    streams it is given.
     """
 
     trigger = (1 << 30, 'iteration')  # nothing to do while training; only serialize matters
@@ -25,17 +27,12 @@ class RandomStateKeeper(extension.Extension):
 
     def serialize(self, serializer):
         loading = isinstance(serializer, chainer.serializer.Deserializer)
-        for i, rs in enumerate([None] + self.random_states):
-            key = 'global' if rs is None else 'rs{}'.format(i)
-            _, keys, pos, has_gauss, gauss = (
-                numpy.random.get_state() if rs is None else rs.get_state())
+        for i, rs in enumerate(self.random_states, 1):
+            key = 'rs{}'.format(i)
+            _, keys, pos, has_gauss, gauss = rs.get_state()
             keys = numpy.array(keys, dtype=numpy.uint32)
             meta = numpy.array([pos, has_gauss, gauss], dtype=numpy.float64)
             serializer(key + '_keys', keys)
             serializer(key + '_meta', meta)
             if loading:
-                state = ('MT19937', keys, int(meta[0]), int(meta[1]), float(meta[2]))
-                if rs is None:
-                    numpy.random.set_state(state)
-                else:
-                    rs.set_state(state)
+                rs.set_state(('MT19937', keys, int(meta[0]), int(meta[1]), float(meta[2])))
