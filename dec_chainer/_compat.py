@@ -1,6 +1,8 @@
 """Run Chainer 7.8.1 on today's stack: NumPy 2, Python 3.12, setuptools >= 82, CuPy 14.
 
-``dec_chainer/__init__.py`` imports this module before anything imports Chainer. Each patch
+``dec_chainer/__init__.py`` imports this module before anything imports Chainer; where
+``import chainer`` comes first, the import hook :mod:`dec_chainer._chainer_hook` (started
+by a ``.pth`` file the package installs) applies the same patches then. Each patch
 is guarded by a check of the running stack and applied only when that check says the stack
 lacks what Chainer expects, so on an old stack (NumPy 1.x, setuptools < 82, a CuPy with
 cuDNN) this module changes nothing. ``APPLIED`` lists what was patched in this process.
@@ -245,12 +247,18 @@ def _needs_cudnn_off():
 
 # -- apply -------------------------------------------------------------------------------
 
-def _apply():
-    chainer_loaded = 'chainer' in sys.modules
+def import_chainer(exec_chainer=None):
+    """Import Chainer with the patches this stack needs (each applied once per process).
+
+    ``exec_chainer``: a callable that executes ``chainer/__init__.py`` into the module
+    already in ``sys.modules`` (the import hook of :mod:`dec_chainer._chainer_hook`, when
+    ``import chainer`` comes before ``import dec_chainer``); None imports it here.
+    """
+    fresh = exec_chainer is not None or 'chainer' not in sys.modules
     sctypes = _enabled('numpy_sctypes') and _needs_sctypes()
     cudnn_off = _enabled('cudnn_off') and _needs_cudnn_off()
 
-    if not chainer_loaded:
+    if fresh:
         if sctypes:
             numpy.sctypes = _sctypes()
         if _enabled('environment_check') and _needs_environment_check():
@@ -259,18 +267,23 @@ def _apply():
         if cudnn_off:
             os.environ['CHAINER_CUDNN'] = '0'
     try:
-        import chainer
+        if exec_chainer is not None:
+            exec_chainer()
+        else:
+            import chainer  # noqa: F401
     finally:
-        if sctypes and not chainer_loaded:
+        if sctypes and fresh:
             del numpy.sctypes
+    chainer = sys.modules['chainer']
 
     if sctypes:
         as_strided = sys.modules.get('chainer.functions.array.as_strided')
-        if as_strided is not None:
+        if as_strided is not None and not isinstance(as_strided.np, _NumpyWithSctypes):
             as_strided.np = _NumpyWithSctypes()
             APPLIED.append('numpy_sctypes')
 
-    if _enabled('testing_pkg_resources') and _needs_testing_pkg_resources():
+    if (_enabled('testing_pkg_resources') and _needs_testing_pkg_resources()
+            and not any(isinstance(f, _ScopedModuleFinder) for f in sys.meta_path)):
         sys.meta_path.insert(0, _ScopedModuleFinder(
             _CHAINER_MODULES_USING_PKG_RESOURCES,
             {'pkg_resources': _pkg_resources_stand_in()}))
@@ -281,9 +294,13 @@ def _apply():
         _patch_summary(chainer.reporter.Summary)
         APPLIED.append('summary_float64')
 
-    if cudnn_off:
+    if cudnn_off and chainer.global_config.use_cudnn != 'never':
         chainer.global_config.use_cudnn = 'never'
         APPLIED.append('cudnn_off')
 
 
-_apply()
+# The import hook loads this module itself (setting _FROM_HOOK) and then calls
+# import_chainer with Chainer's own loader; imported as part of dec_chainer, it imports
+# Chainer here.
+if not globals().get('_FROM_HOOK'):
+    import_chainer()

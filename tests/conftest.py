@@ -9,11 +9,6 @@ import dec_chainer  # noqa: F401  (applies the compatibility patches before Chai
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def pytest_configure(config):
-    config.addinivalue_line('markers', 'gpu: needs CuPy and a CUDA GPU (skipped otherwise)')
-    config.addinivalue_line('markers', 'slow: takes more than ~20 s on 2 CPU cores')
-
-
 def gpu_available():
     try:
         import cupy

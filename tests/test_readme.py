@@ -23,10 +23,15 @@ README = os.path.join(ROOT, 'README.md')
 LONG_RUNS = ('train', 'pretrain', 'cluster', 'compare')
 
 
+def _read(path):
+    with open(path) as f:
+        return f.read()
+
+
 def blocks(lang=''):
     """The fenced code blocks of the README whose info string is ``lang``."""
     found, current, info = [], None, None
-    for line in open(README).read().splitlines():
+    for line in _read(README).splitlines():
         if line.startswith('```'):
             if current is None:
                 current, info = [], line[3:].strip()
@@ -51,7 +56,7 @@ def cli_commands():
 def test_readme_has_the_two_commands():
     plain = [b.strip() for b in blocks()]
     assert 'bash scripts/main.sh' in plain and 'bash scripts/test.sh' in plain
-    ci = open(os.path.join(ROOT, '.ci', 'run')).read()
+    ci = _read(os.path.join(ROOT, '.ci', 'run'))
     assert 'bash scripts/test.sh' in ci
 
 
@@ -77,7 +82,7 @@ def test_readme_cli_commands(tmp_path, monkeypatch, capsys):
     assert os.path.exists('runs/digits/figures/tsne.png')
     # the digits session is meant to be worth reading: DEC clusters the digits well
     import json
-    metrics = json.load(open('runs/digits/metrics.json'))['metrics']
+    metrics = json.loads(_read('runs/digits/metrics.json'))['metrics']
     assert metrics['dec']['acc'] > 0.75
 
 
