@@ -1,4 +1,11 @@
-"""Where and how a result was made: command, git commit, machine, versions."""
+"""Where and how a result was made: command, git commit, machine, versions, BLAS kernel.
+
+What a seeded run reproduces: the same labels bit for bit on the same BLAS kernel with the
+same versions; on another kernel (another CPU), the same distribution of results but not
+the same labels, because the kernels round matrix products differently. So every report
+names the CPU model, the BLAS libraries and their kernels (threadpoolctl) beside the
+versions.
+"""
 
 import os
 import platform
@@ -33,23 +40,37 @@ def cpu_model():
 
 
 def blas_info():
+    """The BLAS libraries loaded in this process: library, version, kernel, threads."""
     try:
         from threadpoolctl import threadpool_info
     except ImportError:
         return None
-    return [{k: d.get(k) for k in ('internal_api', 'version', 'architecture', 'num_threads')}
+    return [dict({k: d.get(k) for k in ('internal_api', 'version', 'architecture',
+                                         'num_threads')},
+                 library=os.path.basename(d.get('filepath') or '') or None)
             for d in threadpool_info() if d.get('user_api') == 'blas']
 
 
-def provenance(argv=None):
+def versions():
     import chainer
     import dec_chainer
-    return {
-        'command': ' '.join(argv if argv is not None else sys.argv),
-        'git_commit': git_commit(),
-        'machine': {'cpu': cpu_model(), 'cores': os.cpu_count(),
-                    'platform': platform.platform()},
-        'versions': {'dec_chainer': dec_chainer.__version__, 'chainer': chainer.__version__,
-                     'numpy': numpy.__version__, 'python': platform.python_version()},
-        'blas': blas_info(),
-    }
+    out = {'dec_chainer': dec_chainer.__version__, 'chainer': chainer.__version__,
+           'numpy': numpy.__version__, 'python': platform.python_version()}
+    for name in ('scipy', 'sklearn', 'cupy'):
+        module = sys.modules.get(name)  # what this process used; nothing imported here
+        if module is not None and hasattr(module, '__version__'):
+            out['scikit-learn' if name == 'sklearn' else name] = module.__version__
+    return out
+
+
+def environment():
+    """Machine, versions and BLAS kernels: what decides whether a seeded run repeats."""
+    return {'machine': {'cpu': cpu_model(), 'cores': os.cpu_count(),
+                        'platform': platform.platform()},
+            'versions': versions(),
+            'blas': blas_info()}
+
+
+def provenance(argv=None):
+    return dict({'command': ' '.join(argv if argv is not None else sys.argv),
+                 'git_commit': git_commit()}, **environment())

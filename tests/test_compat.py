@@ -4,6 +4,7 @@ The "needed" tests re-run an import with one patch skipped (DEC_CHAINER_COMPAT_S
 fresh interpreter and check that Chainer breaks the way the patch's docstring says.
 """
 
+import subprocess
 import sys
 
 import numpy
@@ -13,7 +14,7 @@ import chainer
 import chainer.functions as F
 from dec_chainer import _compat
 
-from conftest import run_python
+from conftest import ROOT, run_python
 
 NUMPY2 = int(numpy.__version__.split('.')[0]) >= 2
 
@@ -73,6 +74,46 @@ def test_chainer_imports_cleanly_in_fresh_interpreter():
                    'import chainer; print(chainer.__version__)')
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == '7.8.1'
+
+
+CHECK_PATCHED = (
+    'import sys, numpy, chainer, chainer.testing, chainer.gradient_check; '
+    'from dec_chainer import _compat; '
+    'print(chainer.__version__, hasattr(numpy, "sctypes"), '
+    '"pkg_resources" in sys.modules, sorted(_compat.APPLIED) == sorted(set(_compat.APPLIED)), '
+    'chainer.reporter.Summary.add._dec_chainer_float64, '
+    'sys.modules["chainer.functions.array.as_strided"].np.sctypes["float"][1].__name__)')
+
+
+@pytest.mark.parametrize('first', ['chainer', 'dec_chainer'])
+def test_import_order_does_not_matter(first):
+    """``import chainer`` first works too: the installed .pth file starts the import hook,
+    which applies the same patches, once, and leaves NumPy without ``sctypes``."""
+    second = 'dec_chainer' if first == 'chainer' else 'chainer'
+    r = run_python('import warnings; warnings.simplefilter("error"); import {}; import {}; '
+                   .format(first, second) + CHECK_PATCHED)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ['7.8.1', 'False', 'False', 'True', 'True', 'float32']
+
+
+def test_import_hook_loads_nothing_at_startup():
+    """The .pth file runs at every interpreter start: it must not import NumPy or Chainer."""
+    r = run_python('import sys; print("numpy" in sys.modules, "chainer" in sys.modules, '
+                   'sorted(type(f).__name__ for f in sys.meta_path '
+                   'if "Chainer" in type(f).__name__))')
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ['False', 'False', "['ChainerCompatFinder']"]
+
+
+def test_import_hook_without_pth(tmp_path):
+    """Without the hook (``python -S`` skips .pth files), ``import chainer`` first fails as
+    Chainer 7.8.1 does on NumPy 2: the hook is what makes that order work."""
+    site = run_python('import sysconfig; print(sysconfig.get_paths()["purelib"])').stdout.strip()
+    r = subprocess.run([sys.executable, '-S', '-c',
+                        'import sys; sys.path.append({!r}); sys.path.insert(0, {!r}); '
+                        'import chainer'.format(site, ROOT)],
+                       capture_output=True, text=True, cwd=str(tmp_path))
+    assert r.returncode != 0 and 'sctypes' in r.stderr
 
 
 # -- testing_pkg_resources ---------------------------------------------------------------

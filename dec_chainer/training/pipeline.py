@@ -2,7 +2,6 @@
 
 import json
 import os
-import platform
 import shutil
 import tempfile
 import time
@@ -12,11 +11,11 @@ import numpy
 import chainer
 from chainer import serializers
 
-import dec_chainer
 from dec_chainer.evaluations import eval_clustering
 from dec_chainer.kmeans import kmeans
 from dec_chainer.links import DeepEmbeddedClustering, StackedDenoisingAutoEncoder
 from dec_chainer.presets import DECConfig, get_config
+from dec_chainer.provenance import environment
 from dec_chainer.training._common import apply_in_batches, stage_random_state, stage_seed
 from dec_chainer.training.clustering import train_dec
 from dec_chainer.training.pretrain import pretrain_autoencoder, stage_info_path
@@ -180,9 +179,6 @@ def _fit(X, y, n_clusters, config, out, device, seed, progress, log, n_pre, n_cl
     y_cl = None if y is None else y[:n_cl]
     report = {'seed': int(seed), 'n_clusters': n_clusters, 'n_pretrain': n_pre,
               'n_cluster': n_cl, 'device': str(device), 'config': config.to_dict(),
-              'versions': {'dec_chainer': dec_chainer.__version__,
-                           'chainer': chainer.__version__, 'numpy': numpy.__version__,
-                           'python': platform.python_version()},
               'seconds': {}, 'metrics': {}}
 
     # 1. autoencoder
@@ -197,6 +193,7 @@ def _fit(X, y, n_clusters, config, out, device, seed, progress, log, n_pre, n_cl
     report['seconds']['pretrain'] = (round(sum(recorded), 2) if None not in recorded
                                      else round(time.time() - t0, 2))
     if stop_after == 'pretrain':
+        report.update(environment())
         return None, report
 
     # 2. k-means on the embedding
@@ -251,6 +248,7 @@ def _fit(X, y, n_clusters, config, out, device, seed, progress, log, n_pre, n_cl
     if y_cl is not None:
         log('[dec] DEC: ' + _fmt(report['metrics']['dec']))
     report['labels'] = labels
+    report.update(environment())  # machine, versions, BLAS kernels (what reproduces)
     return model, report
 
 
