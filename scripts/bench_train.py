@@ -1,7 +1,8 @@
 #!/usr/bin/env python
-"""Time one training iteration of the end-to-end autoencoder 784-500-500-2000-10 (batch 256).
+"""Time one training iteration of the end-to-end autoencoder 784-500-500-2000-10 (batch 256),
+and of each greedy layer-wise pretraining stage.
 
-    .venv/bin/python scripts/bench_train.py [--iters 100] [--profile]
+    .venv/bin/python scripts/bench_train.py [--iters 100] [--profile] [--no-stages]
 
 Rows, measured in this run on the same random data, float32, MomentumSGD (lr 0.1,
 momentum 0.9), MSE loss:
@@ -15,7 +16,16 @@ momentum 0.9), MSE loss:
   * pytorch: the same network and optimiser in PyTorch, when it is installed
     (``pip install torch==2.13.0``); skipped cleanly otherwise.
 Ratios are against PyTorch (or NumPy without it). ``--profile`` writes where the Chainer step
-spends its time. Results go to --out (default results/bench) as JSON and Markdown.
+spends its time.
+
+Per stage (``bench_train_stages``): each layer-wise pair k (784-500-784, 500-500-500,
+500-2000-500, 2000-10-2000) and end-to-end fine-tuning, trained as the pipeline trains them
+(dec_chainer's Trainer, the paper's dropout placement, bias lr x2, momentum ramp) on
+inputs of the pair's width, against that stage's GEMM floor (forward, weight gradients and
+the gradient into the code; no gradient into the stage's input). With the ``paper`` and
+``article`` schedules (iterations per stage) this projects each preset's pretraining time.
+
+Results go to --out (default results/bench) as JSON and Markdown.
 """
 
 import argparse
@@ -35,7 +45,8 @@ import chainer
 from dec_chainer.links import ReconstructionLoss, StackedDenoisingAutoEncoder
 from dec_chainer.provenance import provenance
 from dec_chainer.reporting import format_table
-from dec_chainer.training._common import make_trainer
+from dec_chainer.presets import get_config
+from dec_chainer.training._common import make_trainer, stage_random_state
 
 DIMS = (784, 500, 500, 2000, 10)
 BATCH = 256
@@ -186,6 +197,88 @@ def torch_step_factory(X, threads):
     return step, torch.__version__
 
 
+# -- per pretraining stage ----------------------------------------------------------------
+
+def stage_gemm_floor_factory(sizes):
+    """The matrix products of one iteration of an autoencoder ``sizes[0] -> ... -> sizes[-1]``
+    (sizes symmetric): forward, every weight gradient, every input gradient but the first."""
+    rng = numpy.random.RandomState(0)
+    Ws = [(rng.randn(o, i) * 0.01).astype(numpy.float32) for i, o in zip(sizes, sizes[1:])]
+    hs = [rng.rand(BATCH, m).astype(numpy.float32) for m in sizes]
+    outs = [numpy.empty((BATCH, o), numpy.float32) for o in sizes[1:]]
+    gWs = [numpy.empty_like(w) for w in Ws]
+    gxs = [numpy.empty((BATCH, i), numpy.float32) for i in sizes[:-1]]
+
+    def step():
+        for k, W in enumerate(Ws):
+            numpy.matmul(hs[k], W.T, out=outs[k])
+        for k in reversed(range(len(Ws))):
+            numpy.matmul(hs[k + 1].T, hs[k], out=gWs[k])
+            if k:
+                numpy.matmul(hs[k + 1], Ws[k], out=gxs[k])
+
+    return step
+
+
+def stage_trainer_per_iteration(target, X, iters, config, random_states=()):
+    """Seconds per iteration of ``target`` (a pair or the stack) under the pipeline's
+    Trainer, with ``config``'s optimiser settings, after a warm-up."""
+    from dec_chainer.links import ReconstructionLoss
+    loss = ReconstructionLoss(target, config.ae_loss)
+    with tempfile.TemporaryDirectory() as out:
+        def run(n):
+            trainer = make_trainer(
+                loss, X, batchsize=BATCH, stop_trigger=(n, 'iteration'), lr=config.lr,
+                momentum=config.momentum, out=out, device=chainer.get_device('@numpy'),
+                seed=0, lr_step=config.lr_step, momentum_ramp=config.momentum_ramp,
+                bias_lr_mult=config.bias_lr_mult, snapshot_interval=10 ** 9,
+                log_interval=max(1, n // 2), progress=False, random_states=random_states)
+            t = time.perf_counter()
+            trainer.run()
+            return time.perf_counter() - t
+        run(5)  # warm-up
+        return run(iters) / iters
+
+
+def stage_rows(iters):
+    """ms per iteration of every pretraining stage against its floor, as the paper trains."""
+    config = get_config('paper')
+    sdae = StackedDenoisingAutoEncoder(DIMS, dropout=config.dropout,
+                                       dropout_placement=config.dropout_placement,
+                                       rng=numpy.random.RandomState(0))
+    rows = []
+    for k, pair in enumerate(sdae):
+        X = numpy.random.RandomState(k).rand(8192, DIMS[k]).astype(numpy.float32)
+        pair.rng = stage_random_state(0, k + 1)
+        t = stage_trainer_per_iteration(pair, X, iters, config, [pair.rng])
+        pair.rng = None
+        floor = per_iteration(stage_gemm_floor_factory((DIMS[k], DIMS[k + 1], DIMS[k])),
+                              iters)
+        rows.append({'stage': 'layer{} {}-{}-{}'.format(k + 1, DIMS[k], DIMS[k + 1], DIMS[k]),
+                     'ms': 1e3 * t, 'floor_ms': 1e3 * floor})
+    X = data()
+    t = stage_trainer_per_iteration(sdae, X, iters, config)
+    sizes = list(DIMS) + list(reversed(DIMS[:-1]))
+    floor = per_iteration(stage_gemm_floor_factory(sizes), iters)
+    rows.append({'stage': 'finetune ' + '-'.join(map(str, sizes)), 'ms': 1e3 * t,
+                 'floor_ms': 1e3 * floor})
+    for r in rows:
+        r['x_floor'] = r['ms'] / r['floor_ms']
+    return rows
+
+
+def projection(rows):
+    """Pretraining minutes of the paper and article schedules at the measured speeds."""
+    out = {}
+    for preset in ('paper', 'article'):
+        c = get_config(preset)
+        n = [c.layerwise_iters] * (len(rows) - 1) + [c.finetune_iters]
+        out[preset] = {'iterations': n,
+                       'minutes': sum(i * r['ms'] for i, r in zip(n, rows)) / 6e4,
+                       'floor_minutes': sum(i * r['floor_ms'] for i, r in zip(n, rows)) / 6e4}
+    return out
+
+
 def profile_chainer(X, iters, path):
     step = chainer_updater_factory(X)
     step()
@@ -209,6 +302,8 @@ def main(argv=None):
     ap.add_argument('--iters', type=int, default=100)
     ap.add_argument('--out', default='results/bench')
     ap.add_argument('--profile', action='store_true')
+    ap.add_argument('--no-stages', action='store_true',
+                    help='skip the per-stage rows of layer-wise pretraining')
     args = ap.parse_args(argv)
     X = data()
     threads = os.cpu_count() or 1
@@ -246,6 +341,8 @@ def main(argv=None):
                                     os.path.join(args.out, 'bench_train_profile.txt'))
         print('profile: {}'.format(prof_path))
     prov = provenance(['python', 'scripts/bench_train.py'] + sys.argv[1:])
+    if not args.no_stages:
+        write_stages(stage_rows(args.iters), args.out, prov)
     with open(os.path.join(args.out, 'bench_train.json'), 'w') as f:
         json.dump({'rows': rows, 'baseline': base_name, 'dims': DIMS, 'batch': BATCH,
                    'iters': args.iters, 'provenance': prov}, f, indent=2)
@@ -258,6 +355,29 @@ def main(argv=None):
                               .format(**b) for b in prov['blas'] or []),
                     prov['git_commit'], table))
     return 0
+
+
+def write_stages(rows, out, prov):
+    proj = projection(rows)
+    table = format_table(rows, [('stage', 'stage (paper dropout placement)'),
+                                ('ms', 'ms / iteration', '{:.2f}'),
+                                ('floor_ms', 'GEMM floor (ms)', '{:.2f}'),
+                                ('x_floor', 'x floor', '{:.2f}')])
+    lines = ['{}: {} iterations per stage -> pretraining {:.1f} min (GEMM floor {:.1f} min)'
+             .format(p, '/'.join(map(str, v['iterations'])), v['minutes'],
+                     v['floor_minutes']) for p, v in proj.items()]
+    print(table)
+    print('\n'.join(lines))
+    with open(os.path.join(out, 'bench_train_stages.json'), 'w') as f:
+        json.dump({'rows': rows, 'projection': proj, 'batch': BATCH, 'provenance': prov},
+                  f, indent=2)
+    with open(os.path.join(out, 'bench_train_stages.md'), 'w') as f:
+        f.write('# bench_train stages: each pretraining stage against its GEMM floor (batch {})'
+                '\n\nmachine: {} ({} cores), BLAS: {}, commit {}\n\n```\n{}\n```\n\n{}\n'
+                .format(BATCH, prov['machine']['cpu'], prov['machine']['cores'],
+                        ', '.join('{internal_api} {version} {architecture} x{num_threads}'
+                                  .format(**b) for b in prov['blas'] or []),
+                        prov['git_commit'], table, '\n'.join('- ' + x for x in lines)))
 
 
 if __name__ == '__main__':

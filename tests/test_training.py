@@ -114,21 +114,32 @@ def test_pretraining_resume_is_exact(tmp_path, digits):
 
 
 def test_dropout_draws_from_the_pair_stream_only():
-    """With ``rng`` the masks come from it, as F.dropout would draw them, and the global
-    random state is neither read nor advanced."""
+    """With ``rng`` the masks come from it (16-bit integers against round(0.2 * 2**16)),
+    and the global random state is neither read nor advanced."""
     pair = small_sdae(placement='article')[0]
-    x = numpy.random.RandomState(0).rand(8, 64).astype(numpy.float32)
+    x = numpy.random.RandomState(0).rand(400, 64).astype(numpy.float32) + 0.5
     pair.rng = numpy.random.RandomState(5)
     before = numpy.random.get_state()
     h = pair._dropout(x).array
     after = numpy.random.get_state()
     assert before[2] == after[2] and numpy.array_equal(before[1], after[1])
-    numpy.random.seed(5)  # Chainer's F.dropout on the same stream: the same mask
-    expected = chainer.functions.dropout(x, 0.2).array
+    draws = numpy.random.RandomState(5).randint(0, 2 ** 16, size=x.shape, dtype=numpy.uint16)
+    expected = numpy.where(draws >= 13107, x * numpy.float32(1.25), 0)
     numpy.testing.assert_array_equal(h, expected)
-    assert 0.1 < (h == 0).mean() < 0.3
+    assert h.dtype == numpy.float32
+    assert abs((h == 0).mean() - 0.2) < 0.01           # 25,600 units, sd 0.0025
     with chainer.using_config('train', False):
         numpy.testing.assert_array_equal(pair._dropout(x).array, x)
+
+
+def test_dropout_gradient_uses_the_same_mask():
+    pair = small_sdae(placement='article')[0]
+    pair.rng = numpy.random.RandomState(1)
+    x = chainer.Variable(numpy.ones((50, 64), numpy.float32))
+    y = pair._dropout(x)
+    y.grad = numpy.ones_like(y.array)
+    y.backward()
+    numpy.testing.assert_array_equal(x.grad, y.array)  # mask / (1 - ratio), as F.dropout
 
 
 def dec_setup(digits, seed=0):

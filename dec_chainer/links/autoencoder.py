@@ -31,6 +31,29 @@ def make_initializer(init='normal', init_scale=0.01, rng=None):
     raise ValueError('init must be one of {}; got {!r}'.format(INITS, init))
 
 
+#: Resolution of CPU dropout masks: a unit is dropped when a uniform 16-bit integer falls
+#: below ``round(ratio * 2**16)`` (ratio 0.2: 0.199997). Drawing 16-bit integers is 3x
+#: faster than NumPy's float64 ``rand`` (what ``F.dropout`` draws), which matters for
+#: layer-wise pretraining: a 256 x 2000 code needs half a million draws per iteration.
+MASK_BITS = 16
+
+
+def dropout_mask(rng, shape, dtype, ratio):
+    """``F.dropout``'s ``mask`` (0 or ``1 / (1 - ratio)``) drawn from ``rng``.
+
+    ``rng``: a ``numpy.random.RandomState`` (16-bit integers, see :data:`MASK_BITS`) or a
+    ``cupy.random.RandomState`` (float32 uniforms on the GPU, as ``F.dropout`` draws).
+    """
+    dtype = numpy.dtype(dtype)
+    scale = dtype.type(1.0 / (1.0 - ratio))
+    if isinstance(rng, numpy.random.RandomState):
+        threshold = numpy.uint16(round(ratio * 2 ** MASK_BITS))
+        keep = rng.randint(0, 2 ** MASK_BITS, size=shape, dtype=numpy.uint16) >= threshold
+    else:
+        keep = rng.rand(*shape, dtype=numpy.float32) >= ratio
+    return keep * scale
+
+
 class DenoisingAutoEncoder(chainer.Chain):
 
     """One encoder/decoder pair ``n_in -> n_out -> n_in``.
@@ -81,14 +104,8 @@ class DenoisingAutoEncoder(chainer.Chain):
             return F.dropout(x, self.dropout)
         if not chainer.config.train:
             return chainer.as_variable(x)
-        # the mask F.dropout would draw (same values, same order), from self.rng
-        shape, dtype = x.shape, x.dtype
-        if isinstance(self.rng, numpy.random.RandomState):
-            flag = self.rng.rand(*shape) >= self.dropout
-        else:  # cupy.random.RandomState
-            flag = self.rng.rand(*shape, dtype=numpy.float32) >= self.dropout
-        mask = dtype.type(1.0 / (1.0 - self.dropout)) * flag
-        return F.dropout(x, self.dropout, mask=mask)
+        return F.dropout(x, self.dropout, mask=dropout_mask(self.rng, x.shape, x.dtype,
+                                                             self.dropout))
 
     def forward(self, x):
         if self.input_dropout and self.dropout > 0:

@@ -7,6 +7,7 @@ import numpy
 
 import chainer
 from chainer import serializers
+from chainer.iterators import _statemachine
 from chainer.training import extensions
 
 from dec_chainer.links.dec import iterate_batches
@@ -50,6 +51,36 @@ def stage_random_state(seed, stage, device=None):
         return chainer.get_device(device).xp.random.RandomState(s)
 
 
+class BatchIterator(chainer.iterators.SerialIterator):
+
+    """Chainer's ``SerialIterator`` (same order, same state in snapshots) that gathers each
+    minibatch with one fancy-indexing copy per array instead of one ``__getitem__`` per
+    example and a stack: ``dataset`` is an array, or has ``get_batch(indices)``.
+
+    Batches are arrays (or tuples of arrays), for :func:`send_batch`.
+    """
+
+    def __next__(self):
+        self._previous_epoch_detail = self.epoch_detail
+        self._state, indices = _statemachine.iterator_statemachine(
+            self._state, self.batch_size, self.repeat, self.order_sampler,
+            len(self.dataset))
+        if indices is None:
+            raise StopIteration
+        get_batch = getattr(self.dataset, 'get_batch', None)
+        return get_batch(indices) if get_batch is not None else self.dataset[indices]
+
+    next = __next__
+
+
+@chainer.dataset.converter()
+def send_batch(batch, device):
+    """The converter of :class:`BatchIterator`'s batches: each array to ``device``."""
+    if isinstance(batch, tuple):
+        return tuple(device.send(a) for a in batch)
+    return device.send(batch)
+
+
 def make_trainer(target, dataset, *, batchsize, stop_trigger, lr, momentum, out, device,
                  seed, lr_step=20000, lr_gamma=0.1, momentum_ramp=0, bias_lr_mult=1.0,
                  weight_decay=0.0, snapshot_interval=2000, log_interval=1000,
@@ -64,15 +95,15 @@ def make_trainer(target, dataset, *, batchsize, stop_trigger, lr, momentum, out,
     of ``print_keys``.
     """
     order_rng = numpy.random.RandomState(seed % (2 ** 32))
-    iterator = chainer.iterators.SerialIterator(
-        dataset, batchsize, repeat=True,
-        order_sampler=chainer.iterators.ShuffleOrderSampler(order_rng))
+    iterator = BatchIterator(dataset, batchsize, repeat=True,
+                             order_sampler=chainer.iterators.ShuffleOrderSampler(order_rng))
     optimizer = chainer.optimizers.MomentumSGD(lr=lr, momentum=momentum)
     optimizer.setup(target)
     if weight_decay:
         optimizer.add_hook(chainer.optimizer_hooks.WeightDecay(weight_decay))
     set_bias_lr_mult(target, bias_lr_mult)
-    updater = chainer.training.updaters.StandardUpdater(iterator, optimizer, device=device)
+    updater = chainer.training.updaters.StandardUpdater(iterator, optimizer,
+                                                        converter=send_batch, device=device)
     trainer = chainer.training.Trainer(updater, stop_trigger, out=out)
     trainer.extend(StepDecay('lr', lr_gamma, lr_step), trigger=(1, 'iteration'))
     if momentum_ramp:

@@ -23,6 +23,10 @@ class TargetDataset(chainer.dataset.DatasetMixin):
     def get_example(self, i):
         return self.X[i], self.p[i]
 
+    def get_batch(self, indices):
+        """Rows ``indices`` of ``X`` and of ``P`` (one copy each; see BatchIterator)."""
+        return self.X[indices], self.p[indices]
+
 
 class RefreshTargetDistribution(extension.Extension):
 
