@@ -50,7 +50,8 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
         n_iter_ (int): iterations of the DEC phase.
         n_features_in_ (int): features seen by ``fit``.
         converged_ (bool): whether DEC stopped on ``tol`` (rather than its iteration cap).
-        report_ (dict): wall time per phase (and metrics when ``fit`` got labels).
+        report_ (dict): wall time per phase, metrics when ``fit`` got labels, and the
+            machine, versions and BLAS kernels the fit ran with (what a seeded fit repeats on).
         seed_ (int): the seed used.
     """
 
@@ -107,7 +108,8 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
         self.labels_ = report['labels']
         self.n_iter_ = int(report['dec']['iterations'])
         self.converged_ = bool(report['dec']['converged'])
-        self.report_ = {k: report[k] for k in ('seconds', 'metrics', 'pretrain')}
+        self.report_ = {k: report[k] for k in ('seconds', 'metrics', 'pretrain', 'machine',
+                                               'versions', 'blas')}
         return self
 
     @classmethod

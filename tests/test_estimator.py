@@ -45,6 +45,9 @@ def test_fitted_attributes(fitted, digits):
     assert 0 < fitted.n_iter_ <= 120 and fitted.n_features_in_ == 64
     assert fitted.seed_ == 0
     assert set(fitted.report_['metrics']['dec']) == {'acc', 'nmi', 'ari'}
+    # what a seeded fit repeats on: the BLAS kernel, the CPU, the versions
+    assert fitted.report_['blas'] and all(b['architecture'] for b in fitted.report_['blas'])
+    assert fitted.report_['machine']['cpu'] and fitted.report_['versions']['numpy']
     assert fitted.report_['metrics']['dec']['acc'] > 0.2  # chance: 0.1 (accuracy: test_end_to_end)
 
 
