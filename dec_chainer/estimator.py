@@ -10,6 +10,7 @@ from sklearn.exceptions import NotFittedError
 import chainer
 from chainer import serializers
 
+from dec_chainer import _files
 from dec_chainer.links import DeepEmbeddedClustering
 from dec_chainer.presets import DECConfig, get_config
 from dec_chainer.validation import check_array, check_labels, check_n_clusters
@@ -192,8 +193,7 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
         arrays = self._weights()
         arrays[_META_KEY] = numpy.array(json.dumps(self._meta(), default=str))
         arrays['labels_'] = numpy.asarray(self.labels_)
-        with open(os.fspath(path), 'wb') as f:
-            numpy.savez(f, **arrays)
+        _files.savez(os.fspath(path), **arrays)  # atomic: never a half-written model file
         return path
 
     @classmethod

@@ -6,6 +6,7 @@ import time
 
 import numpy
 
+from dec_chainer import _files
 from dec_chainer.datasets import default_n_clusters, load_dataset
 from dec_chainer.estimator import DEC
 from dec_chainer.presets import get_config
@@ -121,12 +122,13 @@ def run_experiment(dataset='mnist', preset='quick', overrides=None, n_clusters=N
                   provenance=origin)
     if model is None:  # stopped after pretraining
         if out is not None:
-            with open(os.path.join(out, 'metrics.json'), 'w') as f:
-                json.dump(report, f, indent=2, default=_json_default)
+            _files.write_json(os.path.join(out, 'metrics.json'), report, indent=2,
+                              default=_json_default)
         return model, report
     labels = report.pop('labels')
     if out is not None:
-        numpy.save(os.path.join(out, 'labels.npy'), labels)
+        with _files.atomic_write(os.path.join(out, 'labels.npy'), 'wb') as f:
+            numpy.save(f, labels)
         estimator = DEC.from_model(model, config, X.shape[1], seed, labels,
                                    report['dec']['iterations'], report['dec']['converged'],
                                    device=device)
@@ -135,8 +137,8 @@ def run_experiment(dataset='mnist', preset='quick', overrides=None, n_clusters=N
             n_cl = report['n_cluster']
             report['figures'] = write_run_figures(
                 out, estimator, X[:n_cl], None if y is None else y[:n_cl], seed=seed)
-        with open(os.path.join(out, 'metrics.json'), 'w') as f:
-            json.dump(report, f, indent=2, default=_json_default)
+        _files.write_json(os.path.join(out, 'metrics.json'), report, indent=2,
+                          default=_json_default)
     report['labels'] = labels
     return model, report
 

@@ -110,23 +110,7 @@ def numpy_step_factory(X):
 def gemm_floor_factory(X):
     """Only the matrix products of one iteration (forward, weight and input gradients), on
     preallocated operands: the time no implementation of this step can go below."""
-    rng = numpy.random.RandomState(0)
-    sizes = list(DIMS) + list(reversed(DIMS[:-1]))
-    Ws = [(rng.randn(o, i) * 0.01).astype(numpy.float32) for i, o in zip(sizes, sizes[1:])]
-    hs = [rng.rand(BATCH, m).astype(numpy.float32) for m in sizes]
-    outs = [numpy.empty((BATCH, o), numpy.float32) for o in sizes[1:]]
-    gWs = [numpy.empty_like(w) for w in Ws]
-    gxs = [numpy.empty((BATCH, i), numpy.float32) for i in sizes[:-1]]
-
-    def step():
-        for k, W in enumerate(Ws):
-            numpy.matmul(hs[k], W.T, out=outs[k])
-        for k in reversed(range(len(Ws))):
-            numpy.matmul(hs[k + 1].T, hs[k], out=gWs[k])
-            if k:
-                numpy.matmul(hs[k + 1], Ws[k], out=gxs[k])
-
-    return step
+    return stage_gemm_floor_factory(list(DIMS) + list(reversed(DIMS[:-1])))
 
 
 # -- Chainer (dec_chainer) ---------------------------------------------------------------------

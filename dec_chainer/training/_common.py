@@ -6,10 +6,10 @@ import os
 import numpy
 
 import chainer
-from chainer import serializers
 from chainer.iterators import _statemachine
 from chainer.training import extensions
 
+from dec_chainer import _files
 from dec_chainer.links.dec import iterate_batches
 from dec_chainer.training.extensions import (LinearRamp, RandomStateKeeper, StepDecay,
                                              set_bias_lr_mult)
@@ -142,7 +142,7 @@ def run_resumable(trainer, log=None):
     """
     path = latest_snapshot(trainer.out)
     if path is not None:
-        serializers.load_npz(path, trainer)
+        _files.load_npz(path, trainer)
         if log is not None:
             log('[resume] {} at iteration {}'.format(path, trainer.updater.iteration))
     trainer.run()

@@ -1,6 +1,5 @@
 """The whole DEC run: pretraining, k-means initialisation, DEC; resumable from its ``out``."""
 
-import json
 import os
 import shutil
 import tempfile
@@ -9,8 +8,8 @@ import time
 import numpy
 
 import chainer
-from chainer import serializers
 
+from dec_chainer import _files
 from dec_chainer.evaluations import eval_clustering
 from dec_chainer.kmeans import kmeans
 from dec_chainer.links import DeepEmbeddedClustering, StackedDenoisingAutoEncoder
@@ -57,8 +56,7 @@ def check_pretrained(source, config, seed, shape):
     path = os.path.join(source, RUN_FILE)
     if not os.path.exists(path):
         raise FileNotFoundError('{} is not a run directory (no {})'.format(source, RUN_FILE))
-    with open(path) as f:
-        theirs = json.load(f)
+    theirs = _files.read_json(path)
     mine = run_identity(config, seed, 0, shape)
     diff = [k for k in PRETRAIN_KEYS if theirs['config'].get(k) != mine['config'].get(k)]
     diff += [k for k in ('seed', 'n_samples', 'n_features') if theirs[k] != mine[k]]
@@ -84,10 +82,10 @@ def reuse_pretrained(source, out, config, seed, shape):
     files = check_pretrained(source, config, seed, shape)
     os.makedirs(os.path.join(out, 'pretrain'), exist_ok=True)
     for f in files:
-        shutil.copy(os.path.join(source, 'pretrain', f), os.path.join(out, 'pretrain', f))
         info = stage_info_path(os.path.join(source, 'pretrain', f))  # its recorded time
         if os.path.exists(info):
-            shutil.copy(info, stage_info_path(os.path.join(out, 'pretrain', f)))
+            _files.copy(info, stage_info_path(os.path.join(out, 'pretrain', f)))
+        _files.copy(os.path.join(source, 'pretrain', f), os.path.join(out, 'pretrain', f))
     return files
 
 
@@ -95,8 +93,7 @@ def _check_run_dir(out, identity):
     """Record what this run is; refuse to resume a different one in the same directory."""
     path = os.path.join(out, RUN_FILE)
     if os.path.exists(path):
-        with open(path) as f:
-            previous = json.load(f)
+        previous = _files.read_json(path)
         mine, theirs = _comparable(identity), _comparable(previous)
         if mine != theirs:
             diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
@@ -105,8 +102,7 @@ def _check_run_dir(out, identity):
                 'another output directory or the same settings to resume it'.format(
                     out, ', '.join(diff)))
     else:
-        with open(path, 'w') as f:
-            json.dump(identity, f, indent=2, sort_keys=True)
+        _files.write_json(path, identity, indent=2, sort_keys=True)
 
 
 def _comparable(identity):
@@ -200,7 +196,7 @@ def _fit(X, y, n_clusters, config, out, device, seed, progress, log, n_pre, n_cl
     t0 = time.time()
     kmeans_path = os.path.join(out, 'kmeans.npz')
     if os.path.exists(kmeans_path):
-        with numpy.load(kmeans_path) as f:
+        with _files.open_npz(kmeans_path) as f:
             centroids, km_labels = f['centroids'], f['labels']
             if 'seconds' in f.files:  # report the time k-means took when it ran
                 t0 = time.time() - float(f['seconds'])
@@ -211,8 +207,8 @@ def _fit(X, y, n_clusters, config, out, device, seed, progress, log, n_pre, n_cl
         centroids, km_labels, _ = kmeans(Z, n_clusters, n_init=config.kmeans_n_init,
                                          random_state=stage_seed(seed, 200) % (2 ** 31),
                                          progress=progress)
-        numpy.savez(kmeans_path, centroids=centroids, labels=km_labels,
-                    seconds=time.time() - t0)
+        _files.savez(kmeans_path, centroids=centroids, labels=km_labels,
+                     seconds=time.time() - t0)
     report['seconds']['kmeans'] = round(time.time() - t0, 2)
     report['metrics']['ae_kmeans'] = _metrics(y_cl, km_labels)
     if y_cl is not None:
@@ -225,9 +221,8 @@ def _fit(X, y, n_clusters, config, out, device, seed, progress, log, n_pre, n_cl
     model.to_device(device)
     model_path = os.path.join(out, 'model.npz')
     if os.path.exists(model_path):
-        serializers.load_npz(model_path, model)
-        with open(os.path.join(out, 'dec_result.json')) as f:
-            dec = json.load(f)
+        _files.load_npz(model_path, model)
+        dec = _files.read_json(os.path.join(out, 'dec_result.json'))
         log('[dec] loaded {}'.format(model_path))
     else:
         log('[dec] {} points, {} clusters, P every {} iterations, at most {}'.format(
@@ -236,9 +231,9 @@ def _fit(X, y, n_clusters, config, out, device, seed, progress, log, n_pre, n_cl
                         seed=stage_seed(seed, 301), y=y_cl, initial_labels=km_labels,
                         progress=progress, log=log)
         dec = {k: v for k, v in dec.items() if k != 'log'}
-        serializers.save_npz(model_path, model)
-        with open(os.path.join(out, 'dec_result.json'), 'w') as f:
-            json.dump(dec, f)
+        # the result first: model.npz, written last, says the DEC phase is complete
+        _files.write_json(os.path.join(out, 'dec_result.json'), dec)
+        _files.save_npz(model_path, model)
     labels = model.predict(X_cl, config.eval_batchsize)
     report['seconds']['dec'] = dec.get('seconds', round(time.time() - t0, 2))
     report['seconds']['compute'] = round(sum(report['seconds'][k] for k in

@@ -1,11 +1,10 @@
 """Phase 1: the stacked denoising autoencoder, layer-wise then end to end."""
 
-import json
 import os
 
 import chainer
-from chainer import serializers
 
+from dec_chainer import _files
 from dec_chainer.links import ReconstructionLoss
 from dec_chainer.training._common import (apply_in_batches, make_trainer, run_resumable,
                                           stage_random_state, stage_seed)
@@ -38,8 +37,7 @@ def _save_stage_info(npz_path, trainer):
     info = {'iterations': trainer.updater.iteration,
             'loss': log[-1].get('main/loss') if log else None,
             'seconds': round(trainer.elapsed_time, 2)}  # includes time before a resume
-    with open(stage_info_path(npz_path), 'w') as f:
-        json.dump(info, f)
+    _files.write_json(stage_info_path(npz_path), info)
     return info
 
 
@@ -47,8 +45,7 @@ def _load_stage_info(npz_path):
     path = stage_info_path(npz_path)
     if not os.path.exists(path):
         return {}
-    with open(path) as f:
-        return dict(json.load(f), loaded=True)
+    return dict(_files.read_json(path), loaded=True)
 
 
 def pretrain_autoencoder(sdae, X, config, out, device, seed=0, progress=True, log=print,
@@ -76,7 +73,7 @@ def pretrain_autoencoder(sdae, X, config, out, device, seed=0, progress=True, lo
             name = 'layer{}'.format(k + 1)
             path = os.path.join(out, name + '.npz')
             if os.path.exists(path):
-                serializers.load_npz(path, pair)
+                _files.load_npz(path, pair)
                 stages[name] = _load_stage_info(path)
                 log('[pretrain] {}: loaded {}'.format(name, path))
             else:
@@ -91,14 +88,15 @@ def pretrain_autoencoder(sdae, X, config, out, device, seed=0, progress=True, lo
                                            log_interval, log, random_states=[pair.rng])
                 finally:
                     pair.rng = None
-                serializers.save_npz(path, pair)
+                # its info first: the .npz, written last, says the stage is complete
                 stages[name] = _save_stage_info(path, trainer)
+                _files.save_npz(path, pair)
             if k + 1 < len(sdae):
                 data = apply_in_batches(pair.encode, data, config.eval_batchsize, device)
     if config.finetune_iters:
         path = os.path.join(out, 'finetune.npz')
         if os.path.exists(path):
-            serializers.load_npz(path, sdae)
+            _files.load_npz(path, sdae)
             stages['finetune'] = _load_stage_info(path)
             log('[pretrain] finetune: loaded {}'.format(path))
         else:
@@ -107,6 +105,6 @@ def pretrain_autoencoder(sdae, X, config, out, device, seed=0, progress=True, lo
             trainer = _train_stage(sdae, X, config, config.finetune_iters,
                                    os.path.join(out, 'finetune'), device,
                                    stage_seed(seed, 150), progress, log_interval, log)
-            serializers.save_npz(path, sdae)
             stages['finetune'] = _save_stage_info(path, trainer)
+            _files.save_npz(path, sdae)
     return stages

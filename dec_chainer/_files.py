@@ -1,0 +1,97 @@
+"""The files of a run directory: written atomically, read without ever unpickling.
+
+Every file a run writes goes to a temporary name in the same directory and is renamed into
+place (``os.replace``, atomic on POSIX), so a kill or a full disk never leaves a truncated
+file under the final name. Every ``.npz`` is read with ``allow_pickle=False``: a run
+directory may be shared or downloaded, and an object array planted in it must be refused,
+not executed (Chainer's own ``serializers.load_npz`` allows pickles).
+"""
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+import zipfile
+
+import numpy
+
+from chainer import serializers
+
+
+@contextlib.contextmanager
+def atomic_write(path, mode='w'):
+    """Open a temporary file beside ``path``; on success rename it to ``path``."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', suffix='.tmp',
+                               dir=directory)
+    try:
+        with os.fdopen(fd, mode) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
+
+
+def copy(src, dst):
+    """``shutil.copyfile``, atomically."""
+    with open(src, 'rb') as fin, atomic_write(dst, 'wb') as fout:
+        shutil.copyfileobj(fin, fout)
+
+
+def write_json(path, data, **kwargs):
+    with atomic_write(path, 'w') as f:
+        json.dump(data, f, **kwargs)
+
+
+def read_json(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def save_npz(path, obj):
+    """``chainer.serializers.save_npz``, atomically."""
+    with atomic_write(path, 'wb') as f:
+        serializers.save_npz(f, obj)
+
+
+def savez(path, **arrays):
+    """``numpy.savez``, atomically."""
+    with atomic_write(path, 'wb') as f:
+        numpy.savez(f, **arrays)
+
+
+def open_npz(path):
+    """``numpy.load`` of an ``.npz`` without pickles; a clear error for a bad file."""
+    fid = open(path, 'rb')
+    try:
+        npz = numpy.load(fid, allow_pickle=False)
+        if not isinstance(npz, numpy.lib.npyio.NpzFile):
+            raise ValueError('not an .npz archive')
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as e:
+        fid.close()
+        raise ValueError('{} is not a readable .npz file ({}); delete it to recompute what '
+                         'it held'.format(path, e)) from None
+    npz.fid = fid  # closed with the archive (numpy closes only files it opened itself)
+    return npz
+
+
+def load_npz(path, obj, strict=True):
+    """``chainer.serializers.load_npz`` (models, optimizers, trainer snapshots) with
+    ``allow_pickle=False``: a file holding object arrays is refused, never unpickled."""
+    with open_npz(path) as npz:
+        try:
+            serializers.NpzDeserializer(npz, strict=strict).load(obj)
+        except ValueError as e:
+            if 'allow_pickle' in str(e):
+                raise ValueError('{} holds pickled Python objects; dec_chainer never '
+                                 'unpickles files of a run directory (refusing to load '
+                                 'it)'.format(path)) from None
+            raise
+        except (zipfile.BadZipFile, EOFError, KeyError) as e:
+            raise ValueError('{} is truncated or does not hold what this run expects ({}); '
+                             'delete it to recompute what it held'.format(path, e)) from None

@@ -1,0 +1,127 @@
+"""Run directories are crash-safe and safe to open (issue 12, first part).
+
+Every file of a run is written to a temporary name and renamed into place, in an order such
+that a kill at any point resumes to the same result; no file of a run directory is ever
+unpickled.
+"""
+
+import os
+
+import numpy
+import pytest
+
+import dec_chainer
+from dec_chainer import _files
+from dec_chainer.datasets import load_digits
+
+
+TINY = dict(hidden_dims=(16, 16, 32, 4), layerwise_iters=20, finetune_iters=20,
+            lr_step=1000, dec_max_iter=20, update_interval=10, kmeans_n_init=2,
+            snapshot_interval=10, scale='unit', pretrain_samples=0)
+
+
+def tiny_config():
+    return dec_chainer.get_config('paper', **TINY)
+
+
+@pytest.fixture(scope='module')
+def data():
+    X, y = load_digits()
+    return X[:300], y[:300]
+
+
+def fit(data, out):
+    X, y = data
+    return dec_chainer.fit_dec(X, y, 4, tiny_config(), out=str(out), seed=2, progress=False,
+                               log=lambda *a: None)
+
+
+@pytest.fixture(scope='module')
+def reference(data, tmp_path_factory):
+    return fit(data, tmp_path_factory.mktemp('ref'))[1]['labels']
+
+
+class Killed(BaseException):
+    """Stands for SIGKILL: nothing after it runs."""
+
+
+@pytest.mark.parametrize('victim', ['run.json', 'layer1.npz', 'layer3.json', 'finetune.npz',
+                                    'kmeans.npz', 'dec_result.json', 'model.npz',
+                                    'metrics.json'])
+def test_a_kill_while_any_file_is_written_resumes_to_the_same_labels(
+        data, reference, tmp_path, monkeypatch, victim):
+    real_replace = os.replace
+    calls = []
+
+    def replace(src, dst):
+        if os.path.basename(dst) == victim and not calls:
+            calls.append(dst)
+            raise Killed()  # the temporary file is complete, the rename never happens
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(_files.os, 'replace', replace)
+    if victim == 'metrics.json':
+        from dec_chainer.experiment import run_experiment
+
+        def run():
+            return run_experiment('digits', 'paper', TINY, 4, 2, -1, str(tmp_path), False,
+                                  log=lambda *a: None, figures=False)[1]
+        with pytest.raises(Killed):
+            run()
+        assert not os.path.exists(tmp_path / 'metrics.json')
+        monkeypatch.setattr(_files.os, 'replace', real_replace)
+        assert run()['metrics']['dec']
+        return
+    with pytest.raises(Killed):
+        fit(data, tmp_path)
+    assert calls, 'the run never wrote ' + victim
+    assert not os.path.exists(calls[0])            # nothing half-written under its name
+    monkeypatch.setattr(_files.os, 'replace', real_replace)
+    _, report = fit(data, tmp_path)                # the rerun resumes
+    numpy.testing.assert_array_equal(report['labels'], reference)
+
+
+class _Payload:
+    def __reduce__(self):
+        return (os.mkdir, (os.path.join(os.environ['DEC_CHAINER_PLANT'], 'pwned'),))
+
+
+def _plant(path, planted_dir):
+    """Overwrite the .npz at ``path`` with one whose object array would run a payload."""
+    with numpy.load(path) as f:
+        arrays = dict(f)
+    arrays[next(iter(arrays))] = numpy.array([_Payload()], dtype=object)
+    with open(path, 'wb') as f:
+        numpy.savez(f, **arrays)
+    return os.path.join(planted_dir, 'pwned')
+
+
+@pytest.mark.parametrize('planted', ['pretrain/finetune.npz', 'model.npz', 'snapshot'])
+def test_a_planted_pickle_in_a_run_directory_is_refused_never_run(
+        data, tmp_path, monkeypatch, planted):
+    run = tmp_path / 'run'
+    monkeypatch.setenv('DEC_CHAINER_PLANT', str(tmp_path))
+    fit(data, run)
+    if planted == 'snapshot':                      # a DEC phase cut short: resumes from it
+        (run / 'model.npz').unlink()
+        path = sorted((run / 'dec').glob('snapshot_iter_*'))[-1]
+    else:
+        path = run / planted
+        if planted.startswith('pretrain'):         # make the rerun read the autoencoder
+            (run / 'kmeans.npz').unlink()
+            (run / 'model.npz').unlink()
+    marker = _plant(str(path), str(tmp_path))
+    with pytest.raises(ValueError, match='pickled Python objects.*never unpickles'):
+        fit(data, run)
+    assert not os.path.exists(marker)
+    # the payload is live: what Chainer's own load_npz does (allow_pickle=True) runs it
+    with numpy.load(str(path), allow_pickle=True) as f:
+        [f[k] for k in f.files]
+    assert os.path.exists(marker)
+
+
+def test_truncated_stage_file_gets_a_clear_error(data, tmp_path):
+    fit(data, tmp_path)
+    (tmp_path / 'model.npz').write_bytes(b'PK\x03\x04 truncated')
+    with pytest.raises(ValueError, match='model.npz is not a readable .npz file.*delete it'):
+        fit(data, tmp_path)
