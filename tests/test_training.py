@@ -171,6 +171,29 @@ def test_dec_phase_resume_is_exact(tmp_path, digits):
     assert_same_params(params_of(fresh), params_of(whole))
 
 
+def test_stop_quantity_is_logged_and_kept_in_snapshots(tmp_path, digits):
+    """``dec/stop_change`` (changes since the previous check, what is compared with tol)
+    is logged at each check, and the trigger's last value survives a resume."""
+    config = dec_chainer.get_config('quick', update_interval=4, check_interval=8,
+                                    snapshot_interval=6, dec_batchsize=64, tol=0.0)
+    whole, X, y = dec_setup(digits)
+    r = train_dec(whole, X, config.replace(dec_max_iter=30), str(tmp_path / 'w'), CPU,
+                  seed=5, y=y, **QUIET)
+    logged = {e['iteration']: e for e in r['log']}
+    assert [it for it, e in sorted(logged.items()) if 'dec/stop_change' in e] == [8, 16, 24]
+    assert 'dec/label_change' in logged[12]        # per refresh: every 4 iterations
+    assert r['last_change'] == logged[24]['dec/stop_change']
+
+    part, _, _ = dec_setup(digits)
+    train_dec(part, X, config.replace(dec_max_iter=18), str(tmp_path / 'p'), CPU, seed=5,
+              **QUIET)
+    fresh, _, _ = dec_setup(digits)               # resumes at 18, runs to 20: no check
+    r2 = train_dec(fresh, X, config.replace(dec_max_iter=20), str(tmp_path / 'p'), CPU,
+                   seed=5, **QUIET)
+    assert r2['iterations'] == 20
+    assert r2['last_change'] == logged[16]['dec/stop_change']
+
+
 class _FakeRefresh:
     def __init__(self, n):
         self.labels = numpy.zeros(n, dtype=numpy.int64)

@@ -6,7 +6,8 @@ import chainer
 
 from dec_chainer.training._common import make_trainer, run_resumable
 from dec_chainer.training.extensions import (ClusteringMetrics, ConvergenceTrigger,
-                                             RefreshTargetDistribution, TargetDataset)
+                                             RefreshTargetDistribution, ReportConvergence,
+                                             TargetDataset)
 
 
 def train_dec(model, X, config, out, device, seed=0, y=None, initial_labels=None,
@@ -15,7 +16,9 @@ def train_dec(model, X, config, out, device, seed=0, y=None, initial_labels=None
 
     Every ``update_interval`` iterations ``P`` is recomputed from all points; every
     ``check_interval`` the hard labels are compared with the previous check and training
-    stops when fewer than ``tol`` changed (or after ``dec_max_iter`` iterations). With
+    stops when fewer than ``tol`` changed (or after ``dec_max_iter`` iterations). The log
+    holds both ``dec/label_change`` (since the previous refresh of P) and
+    ``dec/stop_change`` (since the previous check: what is compared with ``tol``). With
     ``y`` the log also holds ACC/NMI/ARI at each refresh. A run cut short resumes from its
     last snapshot under ``out``.
 
@@ -42,9 +45,10 @@ def train_dec(model, X, config, out, device, seed=0, y=None, initial_labels=None
         snapshot_interval=config.dec_snapshot_interval or config.snapshot_interval,
         log_interval=config.update_interval,
         progress=progress, progress_interval=max(1, min(50, config.update_interval)),
-        print_keys=['iteration', 'main/loss', 'dec/label_change']
+        print_keys=['iteration', 'main/loss', 'dec/label_change', 'dec/stop_change']
         + (['dec/acc', 'dec/nmi', 'dec/ari'] if y is not None else []) + ['elapsed_time'])
     trainer.extend(refresh, trigger=(config.update_interval, 'iteration'))
+    trainer.extend(ReportConvergence(stop), trigger=(check_interval, 'iteration'))
     if y is not None:
         trainer.extend(ClusteringMetrics(refresh, y),
                        trigger=(config.update_interval, 'iteration'))

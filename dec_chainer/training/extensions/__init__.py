@@ -8,4 +8,5 @@ from dec_chainer.training.extensions.schedules import StepDecay  # noqa: F401
 from dec_chainer.training.extensions.target_distribution import ClusteringMetrics  # noqa
 from dec_chainer.training.extensions.target_distribution import ConvergenceTrigger  # noqa
 from dec_chainer.training.extensions.target_distribution import RefreshTargetDistribution  # noqa
+from dec_chainer.training.extensions.target_distribution import ReportConvergence  # noqa
 from dec_chainer.training.extensions.target_distribution import TargetDataset  # noqa: F401

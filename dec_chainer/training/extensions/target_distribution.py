@@ -95,8 +95,11 @@ class ConvergenceTrigger:
     """Stop trigger of the DEC phase: fewer than ``tol`` of the labels changed, or max_iter.
 
     Every ``check_interval`` iterations (a multiple of the refresh interval) the current
-    hard labels are compared with those of the previous check (the k-means labels at the
-    start). ``converged`` and ``last_change`` say why and where training stopped.
+    hard labels are compared with those of the previous check (at the start: the argmax of
+    ``Q`` computed by the refresh extension's ``initialize``, i.e. the labels of the
+    k-means centroids under the Student's t kernel). ``converged`` and ``last_change`` (the
+    fraction changed at the last check; :class:`ReportConvergence` logs it) say why and
+    where training stopped; all of it is part of snapshots.
     """
 
     def __init__(self, refresh, tol=0.001, max_iter=100000, check_interval=160):
@@ -130,6 +133,32 @@ class ConvergenceTrigger:
     def serialize(self, serializer):
         self._checked_at = serializer('checked_at', self._checked_at)
         self.converged = bool(serializer('converged', self.converged))
+        last = serializer('last_change',
+                          numpy.nan if self.last_change is None else self.last_change)
+        self.last_change = None if numpy.isnan(last) else float(last)
         if self._previous is None:
             self._previous = numpy.zeros(len(self.refresh.dataset), dtype=numpy.int64)
         serializer('previous', self._previous)
+
+
+class ReportConvergence(extension.Extension):
+
+    """Reports ``dec/stop_change``: the quantity the stop trigger compares with ``tol``.
+
+    That is the fraction of labels changed since the previous convergence check.
+    ``dec/label_change`` (from :class:`RefreshTargetDistribution`) counts changes since the
+    previous refresh of ``P``; the two differ when checks are rarer than refreshes (the
+    ``article`` preset refreshes every step and checks every 5). Register it with the
+    trigger's ``check_interval``.
+    """
+
+    priority = extension.PRIORITY_WRITER  # after the refresh, before LogReport
+
+    def __init__(self, stop):
+        self.stop = stop
+
+    def __call__(self, trainer):
+        self.stop(trainer)  # the check of this iteration; the stop trigger reuses it
+        if self.stop._checked_at == trainer.updater.iteration \
+                and self.stop.last_change is not None:
+            chainer.report({'dec/stop_change': self.stop.last_change})
