@@ -198,7 +198,12 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
 
     @classmethod
     def load(cls, path, device=None):
-        """Load a model written by :meth:`save` (optionally onto another ``device``)."""
+        """Load a model written by :meth:`save` onto ``device`` (default: the CPU).
+
+        Model files are device-free: a model trained on a GPU loads, predicts and plots on
+        a CPU-only machine, and the reverse (``device=0``). The training device is kept
+        only as a record (``report`` of the run); ``est.device`` is where it now lives.
+        """
         path = os.fspath(path)
         if not os.path.isfile(path):
             raise FileNotFoundError('model file not found: {}'.format(path))
@@ -215,8 +220,7 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
                 raise ValueError('{}: unknown model format {!r}'.format(
                     path, meta.get('format')))
             params = dict(meta['params'])
-            if device is not None:
-                params['device'] = device
+            params['device'] = -1 if device is None else device
             est = cls(**params)
             config = DECConfig.from_dict(meta['config'])
             model = _empty_model(meta['n_features_in'], config, est.n_clusters)

@@ -104,6 +104,24 @@ def test_save_and_load(fitted, digits, tmp_path):
     assert loaded.get_params() == {**fitted.get_params(), 'dims': [64, 64, 128, 10]}
 
 
+def test_model_files_are_device_free(fitted, digits, tmp_path):
+    """A model saved by a GPU run (its device field says so) loads and predicts on the CPU."""
+    import json
+    X, _ = digits
+    path = tmp_path / 'gpu_model.npz'
+    fitted.save(path)
+    with numpy.load(path) as f:
+        arrays = dict(f)
+    meta = json.loads(str(arrays['__dec_chainer_meta__']))
+    meta['params']['device'] = '@cupy:0'           # as written on a GPU machine
+    arrays['__dec_chainer_meta__'] = numpy.array(json.dumps(meta))
+    with open(path, 'wb') as f:
+        numpy.savez(f, **arrays)
+    loaded = DEC.load(path)
+    assert loaded.device == -1
+    numpy.testing.assert_array_equal(loaded.predict(X[:100]), fitted.predict(X[:100]))
+
+
 def test_load_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match='model file not found'):
         DEC.load(tmp_path / 'none.npz')

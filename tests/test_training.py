@@ -314,3 +314,31 @@ def test_loaded_run_reports_the_time_its_phases_took(digits, tmp_path):
     assert again['seconds']['pretrain'] == first['seconds']['pretrain'] > 0
     assert again['seconds']['dec'] == first['seconds']['dec'] > 0
     assert again['seconds']['kmeans'] == pytest.approx(first['seconds']['kmeans'], abs=0.05)
+
+
+def test_pretraining_divergence_stops_at_once_and_names_the_cause(digits, tmp_path):
+    """Unscaled data with the quick preset's lr 1.0: the loss overflows. The run stops at
+    the first non-finite loss, names the phase, iteration, lr and data scale, saves no
+    autoencoder, and never blames the (finite) data."""
+    from dec_chainer.training.extensions import DivergenceError
+    X, y = digits
+    config = tiny_config(finetune_iters=200)
+    with pytest.raises(DivergenceError) as e:
+        dec_chainer.fit_dec(X[:500] * 1000.0, None, 10, config, out=str(tmp_path), seed=0,
+                            log=lambda *a: None, **QUIET)
+    msg = str(e.value)
+    assert 'pretraining (end-to-end fine-tuning) diverged at iteration' in msg
+    assert 'lr=1.0 ' in msg and 'max |x| = 1000)' in msg and 'The data is finite' in msg
+    it = int(msg.split('iteration ')[1].split(':')[0])
+    assert it < 200
+    assert not os.path.exists(tmp_path / 'pretrain' / 'finetune.npz')
+
+
+def test_dec_phase_divergence_stops_at_once(digits, tmp_path):
+    from dec_chainer.training.extensions import DivergenceError
+    X, y = digits
+    with pytest.raises(DivergenceError, match=r'the DEC phase diverged at iteration \d+: the '
+                                              r'loss is nan.*dec_lr=1e\+30'):
+        dec_chainer.fit_dec(X[:500], y[:500], 10, tiny_config(dec_lr=1e30),
+                            out=str(tmp_path), seed=0, log=lambda *a: None, **QUIET)
+    assert not os.path.exists(tmp_path / 'model.npz')

@@ -12,7 +12,7 @@ from chainer.training import extensions
 from dec_chainer import _files
 from dec_chainer.links.dec import iterate_batches
 from dec_chainer.training.extensions import (LinearRamp, RandomStateKeeper, StepDecay,
-                                             set_bias_lr_mult)
+                                             StopOnDivergence, set_bias_lr_mult)
 
 SNAPSHOT_PREFIX = 'snapshot_iter_'
 
@@ -84,15 +84,18 @@ def send_batch(batch, device):
 def make_trainer(target, dataset, *, batchsize, stop_trigger, lr, momentum, out, device,
                  seed, lr_step=20000, lr_gamma=0.1, momentum_ramp=0, bias_lr_mult=1.0,
                  weight_decay=0.0, snapshot_interval=2000, log_interval=1000,
-                 progress=True, progress_interval=50, print_keys=(), random_states=()):
+                 progress=True, progress_interval=50, print_keys=(), random_states=(),
+                 phase='training', divergence_hint=''):
     """A MomentumSGD ``Trainer`` for ``target`` (a loss link) over ``dataset``.
 
     Extensions: lr x ``lr_gamma`` every ``lr_step`` iterations, an optional momentum ramp,
     bias lr multiplier, LogReport (with the lr), snapshots every ``snapshot_interval``
     iterations (the latest one kept; :func:`run_resumable` starts from it), the states of
     the minibatch order (seeded by ``seed``) and of the NumPy ``random_states`` the model
-    draws from in those snapshots, and with ``progress`` a progress bar and a PrintReport
-    of ``print_keys``.
+    draws from in those snapshots, a stop at the first non-finite loss
+    (:class:`~dec_chainer.training.extensions.StopOnDivergence`, naming ``phase`` and
+    ``divergence_hint``), and with ``progress`` a progress bar and a PrintReport of
+    ``print_keys``.
     """
     order_rng = numpy.random.RandomState(seed % (2 ** 32))
     iterator = BatchIterator(dataset, batchsize, repeat=True,
@@ -109,6 +112,8 @@ def make_trainer(target, dataset, *, batchsize, stop_trigger, lr, momentum, out,
     if momentum_ramp:
         trainer.extend(LinearRamp('momentum', (0.0, momentum), (0, momentum_ramp)),
                        trigger=(1, 'iteration'))
+    trainer.extend(StopOnDivergence(phase, divergence_hint,
+                                    snapshot_interval=snapshot_interval))
     trainer.extend(RandomStateKeeper([order_rng] + [
         rs for rs in random_states if isinstance(rs, numpy.random.RandomState)]))
     trainer.extend(extensions.snapshot(filename=SNAPSHOT_PREFIX + '{.updater.iteration}',
@@ -145,7 +150,11 @@ def run_resumable(trainer, log=None):
         _files.load_npz(path, trainer)
         if log is not None:
             log('[resume] {} at iteration {}'.format(path, trainer.updater.iteration))
-    trainer.run()
+    # Overflow in a diverging step is not a warning to scroll by: StopOnDivergence turns
+    # the non-finite loss it leads to into one clear error. Errors propagate as they are
+    # (no banner of Chainer's on stderr).
+    with numpy.errstate(over='ignore', invalid='ignore'):
+        trainer.run(show_loop_exception_msg=False)
     return trainer
 
 

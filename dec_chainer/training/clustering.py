@@ -46,7 +46,10 @@ def train_dec(model, X, config, out, device, seed=0, y=None, initial_labels=None
         log_interval=config.update_interval,
         progress=progress, progress_interval=max(1, min(50, config.update_interval)),
         print_keys=['iteration', 'main/loss', 'dec/label_change', 'dec/stop_change']
-        + (['dec/acc', 'dec/nmi', 'dec/ari'] if y is not None else []) + ['elapsed_time'])
+        + (['dec/acc', 'dec/nmi', 'dec/ari'] if y is not None else []) + ['elapsed_time'],
+        phase='the DEC phase',
+        divergence_hint='the learning rate dec_lr={} is too large: lower it (--set '
+                        'dec_lr=...).'.format(config.dec_lr))
     trainer.extend(refresh, trigger=(config.update_interval, 'iteration'))
     trainer.extend(ReportConvergence(stop), trigger=(check_interval, 'iteration'))
     if y is not None:

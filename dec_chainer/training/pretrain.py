@@ -2,6 +2,8 @@
 
 import os
 
+import numpy
+
 import chainer
 
 from dec_chainer import _files
@@ -11,7 +13,7 @@ from dec_chainer.training._common import (apply_in_batches, make_trainer, run_re
 
 
 def _train_stage(autoencoder, data, config, n_iter, out, device, seed, progress, log_interval,
-                 log, random_states=()):
+                 log, random_states=(), phase='pretraining'):
     log_interval = max(1, min(log_interval, n_iter // 10))  # at least ~10 points per curve
     loss = ReconstructionLoss(autoencoder, config.ae_loss)
     loss.to_device(device)
@@ -23,8 +25,15 @@ def _train_stage(autoencoder, data, config, n_iter, out, device, seed, progress,
         weight_decay=config.weight_decay, snapshot_interval=config.snapshot_interval,
         log_interval=log_interval, progress=progress,
         print_keys=('iteration', 'main/loss', 'lr', 'elapsed_time'),
-        random_states=random_states)
+        random_states=random_states, phase=phase,
+        divergence_hint=lambda: _scale_hint(data, config))
     return run_resumable(trainer, log)
+
+
+def _scale_hint(data, config):
+    return ('the learning rate lr={} is too large for inputs of this scale (max |x| = {:.4g}): '
+            'scale the data to about [0, 1] (images: scale=\'unit\') or lower lr '
+            '(--set lr=...).'.format(config.lr, float(numpy.abs(data).max())))
 
 
 def stage_info_path(npz_path):
@@ -85,7 +94,8 @@ def pretrain_autoencoder(sdae, X, config, out, device, seed=0, progress=True, lo
                     trainer = _train_stage(pair, data, config, config.layerwise_iters,
                                            os.path.join(out, name), device,
                                            stage_seed(seed, 100 + k), progress,
-                                           log_interval, log, random_states=[pair.rng])
+                                           log_interval, log, random_states=[pair.rng],
+                                           phase='pretraining ' + name)
                 finally:
                     pair.rng = None
                 # its info first: the .npz, written last, says the stage is complete
@@ -104,7 +114,8 @@ def pretrain_autoencoder(sdae, X, config, out, device, seed=0, progress=True, lo
                 '-'.join(map(str, sdae.dims)), config.finetune_iters))
             trainer = _train_stage(sdae, X, config, config.finetune_iters,
                                    os.path.join(out, 'finetune'), device,
-                                   stage_seed(seed, 150), progress, log_interval, log)
+                                   stage_seed(seed, 150), progress, log_interval, log,
+                                   phase='pretraining (end-to-end fine-tuning)')
             stages['finetune'] = _save_stage_info(path, trainer)
             _files.save_npz(path, sdae)
     return stages

@@ -1,5 +1,7 @@
 """Trainer extensions of the two training phases."""
 
+from dec_chainer.training.extensions.divergence import DivergenceError  # noqa: F401
+from dec_chainer.training.extensions.divergence import StopOnDivergence  # noqa: F401
 from dec_chainer.training.extensions.random_state import RandomStateKeeper  # noqa: F401
 from dec_chainer.training.extensions.schedules import GradientScale  # noqa: F401
 from dec_chainer.training.extensions.schedules import LinearRamp  # noqa: F401
