@@ -387,9 +387,10 @@ def main(argv=None):
     if args.command is None:
         parser.print_help()
         return 2
+    from dec_chainer.training.pipeline import RunDirectoryInUse
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError) as e:
+    except (ValueError, FileNotFoundError, RunDirectoryInUse) as e:
         print('dec-chainer {}: error: {}'.format(args.command, e), file=sys.stderr)
         return 2
 

@@ -110,7 +110,7 @@ def run_experiment(dataset='mnist', preset='quick', overrides=None, n_clusters=N
     if pretrained is not None:
         if out is None:
             raise ValueError('reusing a pretrained autoencoder needs an output directory')
-        reuse_pretrained(pretrained, out, config, seed, X.shape)
+        reuse_pretrained(pretrained, out, config, seed, X)
         log('[pretrain] reusing the autoencoder of {}'.format(pretrained))
     model, report = fit_dec(X, y, n_clusters, config, out=out, device=device, seed=seed,
                             progress=progress, log=log, stop_after=stop_after)

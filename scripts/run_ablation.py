@@ -50,11 +50,11 @@ def plan(overrides, only=None):
     return variants
 
 
-def find_pretrained(candidates, config, seed, shape):
+def find_pretrained(candidates, config, seed, X):
     """The first run directory among ``candidates`` holding this autoencoder, or None."""
     for source in candidates:
         try:
-            check_pretrained(source, config, seed, shape)
+            check_pretrained(source, config, seed, X)
         except (ValueError, FileNotFoundError):
             continue
         return source
@@ -97,14 +97,18 @@ def main(argv=None):
         return 0
 
     origin = provenance(['python', 'scripts/run_ablation.py'] + sys.argv[1:])
-    X, _ = load_dataset(args.dataset)
-    shape = X.shape
-    del X
+    scaled = {}  # the data as each variant's scale makes it (reuse compares its digest)
+
+    def data(config):
+        if config.scale not in scaled:
+            scaled[config.scale] = load_dataset(args.dataset, scale=config.scale)[0]
+        return scaled[config.scale]
+
     os.makedirs(args.results, exist_ok=True)
     order = [v[0] for v in variants]
     # variants that can reuse a given autoencoder first: their (cheap) rows come early
     ready = lambda v: find_pretrained(args.pretrained, get_config(v[1], **v[2]),  # noqa: E731
-                                      args.seed, shape) is not None
+                                      args.seed, data(get_config(v[1], **v[2]))) is not None
     variants.sort(key=lambda v: not ready(v))
     rows, t0 = [], time.time()
     for variant, preset, ov, switched in variants:
@@ -113,7 +117,8 @@ def main(argv=None):
         source = None
         if not os.path.exists(os.path.join(run_dir, 'pretrain', 'finetune.npz')):
             others = [os.path.join(out, v) for v in order if v != variant]
-            source = find_pretrained(list(args.pretrained) + others, config, args.seed, shape)
+            source = find_pretrained(list(args.pretrained) + others, config, args.seed,
+                                     data(config))
         print('\n=== {}: switched {}{}'.format(
             variant, describe(switched), ', reusing the autoencoder of ' + source
             if source else ''))

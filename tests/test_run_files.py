@@ -125,3 +125,25 @@ def test_truncated_stage_file_gets_a_clear_error(data, tmp_path):
     (tmp_path / 'model.npz').write_bytes(b'PK\x03\x04 truncated')
     with pytest.raises(ValueError, match='model.npz is not a readable .npz file.*delete it'):
         fit(data, tmp_path)
+
+
+def test_a_run_directory_refuses_other_data_of_the_same_shape(data, tmp_path):
+    from dec_chainer.training.pipeline import check_pretrained
+    X, y = data
+    fit(data, tmp_path)
+    other = (X[::-1].copy(), y[::-1].copy())         # same shape, same values, other order
+    with pytest.raises(ValueError, match='different configuration or data.*data_blake2b'):
+        fit(other, tmp_path)
+    with pytest.raises(ValueError, match='pretrained a different autoencoder.*'
+                                         'pretrain_data_blake2b'):
+        check_pretrained(str(tmp_path), tiny_config(), 2, other[0])
+    assert check_pretrained(str(tmp_path), tiny_config(), 2, X)  # the same data: reusable
+
+
+def test_one_process_at_a_time_owns_a_run_directory(data, tmp_path):
+    from dec_chainer.training.pipeline import own_run_dir
+    with own_run_dir(str(tmp_path)):                  # as another run would hold it
+        with pytest.raises(RuntimeError, match='run directory .* is in use by process '
+                                               '{}'.format(os.getpid())):
+            fit(data, tmp_path)
+    fit(data, tmp_path)                               # released: the run goes ahead

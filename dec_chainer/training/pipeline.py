@@ -1,5 +1,7 @@
 """The whole DEC run: pretraining, k-means initialisation, DEC; resumable from its ``out``."""
 
+import contextlib
+import hashlib
 import os
 import shutil
 import tempfile
@@ -41,25 +43,42 @@ PRETRAIN_KEYS = ('scale', 'pretrain_samples', 'hidden_dims', 'init', 'init_scale
                  'dropout_placement', 'finetune_iters')
 
 
-def run_identity(config, seed, n_clusters, shape):
-    return {'config': config.to_dict(), 'seed': int(seed), 'n_clusters': int(n_clusters),
-            'n_samples': int(shape[0]), 'n_features': int(shape[1])}
+def data_fingerprint(X, n_pretrain):
+    """BLAKE2b digests of the first ``n_pretrain`` rows of ``X`` (what the autoencoder
+    learns from) and of all of them: a run directory refuses other data of the same shape."""
+    h = hashlib.blake2b(digest_size=16)
+    X = numpy.ascontiguousarray(X, dtype=numpy.float32)
+    for part in (X[:n_pretrain], None, X[n_pretrain:]):
+        if part is None:
+            pretrain = h.hexdigest()
+        elif part.size:
+            h.update(memoryview(part).cast('B'))
+    return {'data_blake2b': h.hexdigest(), 'pretrain_data_blake2b': pretrain}
 
 
-def check_pretrained(source, config, seed, shape):
+def run_identity(config, seed, n_clusters, X):
+    """What makes a run what it is: settings, seed, K, and the data (shape and digest)."""
+    n_pre = min(config.pretrain_samples or len(X), len(X))
+    return dict({'config': config.to_dict(), 'seed': int(seed),
+                 'n_clusters': int(n_clusters), 'n_samples': int(X.shape[0]),
+                 'n_features': int(X.shape[1])}, **data_fingerprint(X, n_pre))
+
+
+def check_pretrained(source, config, seed, X):
     """The files of the autoencoder run directory ``source`` pretrained for ``config``.
 
     Raises ``ValueError`` unless ``source`` pretrained with the same settings
-    (:data:`PRETRAIN_KEYS`), seed and data shape, and ``FileNotFoundError`` if it has not
-    finished pretraining.
+    (:data:`PRETRAIN_KEYS`), seed and data (shape and digest of the pretraining rows), and
+    ``FileNotFoundError`` if it has not finished pretraining.
     """
     path = os.path.join(source, RUN_FILE)
     if not os.path.exists(path):
         raise FileNotFoundError('{} is not a run directory (no {})'.format(source, RUN_FILE))
     theirs = _files.read_json(path)
-    mine = run_identity(config, seed, 0, shape)
+    mine = run_identity(config, seed, 0, X)
     diff = [k for k in PRETRAIN_KEYS if theirs['config'].get(k) != mine['config'].get(k)]
-    diff += [k for k in ('seed', 'n_samples', 'n_features') if theirs[k] != mine[k]]
+    diff += [k for k in ('seed', 'n_samples', 'n_features', 'pretrain_data_blake2b')
+             if theirs.get(k) != mine[k]]
     if diff:
         raise ValueError('{} pretrained a different autoencoder (differs in: {})'.format(
             source, ', '.join(diff)))
@@ -73,13 +92,13 @@ def check_pretrained(source, config, seed, shape):
     return files
 
 
-def reuse_pretrained(source, out, config, seed, shape):
+def reuse_pretrained(source, out, config, seed, X):
     """Copy the pretrained autoencoder of run directory ``source`` into ``out``.
 
     Raises as :func:`check_pretrained` when ``source`` does not hold the autoencoder this
     run would pretrain.
     """
-    files = check_pretrained(source, config, seed, shape)
+    files = check_pretrained(source, config, seed, X)
     os.makedirs(os.path.join(out, 'pretrain'), exist_ok=True)
     for f in files:
         info = stage_info_path(os.path.join(source, 'pretrain', f))  # its recorded time
@@ -89,17 +108,54 @@ def reuse_pretrained(source, out, config, seed, shape):
     return files
 
 
+class RunDirectoryInUse(RuntimeError):
+    """Another process holds the run directory."""
+
+
+@contextlib.contextmanager
+def own_run_dir(out):
+    """Hold the run directory ``out`` for this process: a second process gets a clear error
+    instead of reading half-written files (an advisory ``flock`` on ``out/.lock``, released
+    when the process ends, however it ends)."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        yield
+        return
+    with open(os.path.join(out, '.lock'), 'a+') as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.seek(0)
+            holder = f.read().strip() or 'another process'
+            raise RunDirectoryInUse('run directory {} is in use by {}; wait for it to finish '
+                                    'or use another output directory'.format(out, holder)) \
+                from None
+        f.seek(0)
+        f.truncate()
+        f.write('process {}\n'.format(os.getpid()))
+        f.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def _check_run_dir(out, identity):
     """Record what this run is; refuse to resume a different one in the same directory."""
     path = os.path.join(out, RUN_FILE)
     if os.path.exists(path):
         previous = _files.read_json(path)
         mine, theirs = _comparable(identity), _comparable(previous)
+        for k in ('data_blake2b', 'pretrain_data_blake2b'):
+            if k not in theirs:  # a run directory from before data digests were kept
+                mine.pop(k, None)
         if mine != theirs:
             diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
             raise ValueError(
-                '{} holds a run with a different configuration (differs in: {}); use '
-                'another output directory or the same settings to resume it'.format(
+                '{} holds a run with a different configuration or data (differs in: {}); '
+                'use another output directory or the same settings and data to resume '
+                'it'.format(
                     out, ', '.join(diff)))
     else:
         _files.write_json(path, identity, indent=2, sort_keys=True)
@@ -161,8 +217,9 @@ def fit_dec(X, y=None, n_clusters=10, config='paper', out=None, device=-1, seed=
         tmp = out = tempfile.mkdtemp(prefix='dec_chainer_')
     os.makedirs(out, exist_ok=True)
     try:
-        return _fit(X, y, n_clusters, config, out, device, seed, progress, log, n_pre, n_cl,
-                    stop_after)
+        with own_run_dir(out):
+            return _fit(X, y, n_clusters, config, out, device, seed, progress, log, n_pre,
+                        n_cl, stop_after)
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -170,7 +227,7 @@ def fit_dec(X, y=None, n_clusters=10, config='paper', out=None, device=-1, seed=
 
 def _fit(X, y, n_clusters, config, out, device, seed, progress, log, n_pre, n_cl,
          stop_after):
-    _check_run_dir(out, run_identity(config, seed, n_clusters, X.shape))
+    _check_run_dir(out, run_identity(config, seed, n_clusters, X))
     X_pre, X_cl = X[:n_pre], X[:n_cl]
     y_cl = None if y is None else y[:n_cl]
     report = {'seed': int(seed), 'n_clusters': n_clusters, 'n_pretrain': n_pre,
