@@ -196,7 +196,7 @@ def test_command_errors(argv, message, capsys, tmp_path):
 def test_resume_with_other_settings_is_refused(run_dir, capsys):
     assert main(['train', '--resume', str(run_dir), '--dataset', 'digits', '--seed', '3',
                  '--set'] + TINY[:-1] + ['kmeans_n_init=3']) == 2
-    assert 'different configuration (differs in: config.kmeans_n_init)' in \
+    assert 'different configuration or data (differs in: config.kmeans_n_init)' in \
         capsys.readouterr().err
     # how a run is kept (snapshot intervals) may change between a run and its resumption
     assert main(['train', '--resume', str(run_dir), '--dataset', 'digits', '--seed', '3',

@@ -275,7 +275,7 @@ def test_layerwise_pretraining_and_rerun_loads_results(digits, tmp_path):
     assert_same_params(params_of(again), params_of(model))
     numpy.testing.assert_array_equal(report2['labels'], report['labels'])
     # a different configuration must not silently reuse that directory
-    with pytest.raises(ValueError, match=r'different configuration \(differs in: '
+    with pytest.raises(ValueError, match=r'different configuration or data \(differs in: '
                                          r'config\.dec_max_iter\)'):
         dec_chainer.fit_dec(X[:300], y[:300], 10, config.replace(dec_max_iter=21),
                             out=str(tmp_path), seed=1, log=lines.append, **QUIET)
