@@ -46,7 +46,8 @@ from dec_chainer.links import ReconstructionLoss, StackedDenoisingAutoEncoder
 from dec_chainer.provenance import provenance
 from dec_chainer.reporting import format_table
 from dec_chainer.presets import get_config
-from dec_chainer.training._common import make_trainer, stage_random_state
+from dec_chainer.training._common import (BatchIterator, make_trainer, send_batch,
+                                          stage_random_state)
 
 DIMS = (784, 500, 500, 2000, 10)
 BATCH = 256
@@ -116,12 +117,14 @@ def gemm_floor_factory(X):
 # -- Chainer (dec_chainer) ---------------------------------------------------------------------
 
 def chainer_updater_factory(X, type_check=True):
-    numpy.random.seed(0)
-    loss = ReconstructionLoss(StackedDenoisingAutoEncoder(DIMS), 'mse')
+    """The pipeline's updater (its batch iterator and converter) without the Trainer."""
+    loss = ReconstructionLoss(
+        StackedDenoisingAutoEncoder(DIMS, rng=numpy.random.RandomState(0)), 'mse')
     opt = chainer.optimizers.MomentumSGD(lr=LR, momentum=MOMENTUM)
     opt.setup(loss)
-    it = chainer.iterators.SerialIterator(X, BATCH, shuffle=True)
-    updater = chainer.training.updaters.StandardUpdater(it, opt)
+    it = BatchIterator(X, BATCH, order_sampler=chainer.iterators.ShuffleOrderSampler(
+        numpy.random.RandomState(0)))
+    updater = chainer.training.updaters.StandardUpdater(it, opt, converter=send_batch)
     if type_check:
         return updater.update
 
@@ -132,8 +135,8 @@ def chainer_updater_factory(X, type_check=True):
 
 
 def chainer_trainer_per_iteration(X, iters):
-    numpy.random.seed(0)
-    loss = ReconstructionLoss(StackedDenoisingAutoEncoder(DIMS), 'mse')
+    loss = ReconstructionLoss(
+        StackedDenoisingAutoEncoder(DIMS, rng=numpy.random.RandomState(0)), 'mse')
     with tempfile.TemporaryDirectory() as out:
         def run(n):
             trainer = make_trainer(

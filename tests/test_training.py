@@ -342,3 +342,22 @@ def test_dec_phase_divergence_stops_at_once(digits, tmp_path):
         dec_chainer.fit_dec(X[:500], y[:500], 10, tiny_config(dec_lr=1e30),
                             out=str(tmp_path), seed=0, log=lambda *a: None, **QUIET)
     assert not os.path.exists(tmp_path / 'model.npz')
+
+
+def test_batch_iterator_matches_serial_iterator(digits):
+    """The same batches, in the same order and epochs, as Chainer's SerialIterator with the
+    same order sampler (so snapshots and results are unchanged), gathered in one copy."""
+    from dec_chainer.training._common import BatchIterator, send_batch
+    from dec_chainer.training.extensions import TargetDataset
+    X = digits[0][:100]
+    ours = BatchIterator(X, 32, order_sampler=chainer.iterators.ShuffleOrderSampler(
+        numpy.random.RandomState(3)))
+    theirs = chainer.iterators.SerialIterator(
+        X, 32, order_sampler=chainer.iterators.ShuffleOrderSampler(numpy.random.RandomState(3)))
+    for _ in range(10):                               # across three epoch boundaries
+        numpy.testing.assert_array_equal(ours.next(), numpy.stack(theirs.next()))
+        assert ours.epoch_detail == theirs.epoch_detail
+    pairs = TargetDataset(X, 4)
+    x, p = send_batch(BatchIterator(pairs, 8, shuffle=False).next(), CPU)
+    assert x.shape == (8, 64) and p.shape == (8, 4)
+    assert send_batch(x, None) is x

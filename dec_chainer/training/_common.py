@@ -76,6 +76,8 @@ class BatchIterator(chainer.iterators.SerialIterator):
 @chainer.dataset.converter()
 def send_batch(batch, device):
     """The converter of :class:`BatchIterator`'s batches: each array to ``device``."""
+    if device is None:  # an updater given no device: the arrays stay where they are
+        return batch
     if isinstance(batch, tuple):
         return tuple(device.send(a) for a in batch)
     return device.send(batch)
