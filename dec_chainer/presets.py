@@ -5,7 +5,10 @@ All values of a preset live here, in one readable place; any of them can be over
 """
 
 import dataclasses
+import math
 from dataclasses import dataclass
+
+import numpy
 
 
 @dataclass(frozen=True)
@@ -105,8 +108,40 @@ class DECConfig:
             d['hidden_dims'] = tuple(d['hidden_dims'])
         return cls().replace(**d)
 
+    #: settings that are an integer or None
+    OPTIONAL_INTS = ('pretrain_samples', 'cluster_samples', 'dec_batchsize', 'check_interval',
+                     'dec_snapshot_interval')
+
+    def _check_types(self):
+        """Every value of the type its setting takes: nothing is coerced (7.5 iterations,
+        ``true`` as a learning rate, ``hidden_dims=10`` are refused, not rounded or read)."""
+        def is_int(v):
+            return isinstance(v, (int, numpy.integer)) and not isinstance(v, bool)
+
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if f.name in self.OPTIONAL_INTS:
+                if v is not None and not is_int(v):
+                    raise ValueError('{} must be an integer or None; got {!r}'.format(
+                        f.name, v))
+            elif f.type is int:
+                if not is_int(v):
+                    raise ValueError('{} must be an integer; got {!r}'.format(f.name, v))
+            elif f.type is float:
+                if not (is_int(v) or isinstance(v, (float, numpy.floating))) \
+                        or not math.isfinite(v):
+                    raise ValueError('{} must be a finite number; got {!r}'.format(f.name, v))
+            elif f.type is str:
+                if not isinstance(v, str):
+                    raise ValueError('{} must be a string; got {!r}'.format(f.name, v))
+            elif f.name == 'hidden_dims':
+                if not isinstance(v, (tuple, list)) or not v or not all(map(is_int, v)):
+                    raise ValueError('hidden_dims must be a list of integer layer sizes, '
+                                     'e.g. [500,500,2000,10]; got {!r}'.format(v))
+
     def validate(self):
-        """Raise ``ValueError`` for values no run can use."""
+        """Raise ``ValueError`` for values no run can use (or of the wrong type)."""
+        self._check_types()
         from dec_chainer.datasets import SCALES
         from dec_chainer.functions._student_t import KERNELS, check_kernel_args
         from dec_chainer.links.autoencoder import AE_LOSSES, DROPOUT_PLACEMENTS, INITS

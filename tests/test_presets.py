@@ -1,4 +1,5 @@
 import dataclasses
+import re
 
 import pytest
 
@@ -95,3 +96,29 @@ def test_article_ablation_switches_one_choice_at_a_time():
     # choices where the two agree are left out
     same = article_ablation(ARTICLE, PAPER.replace(kernel='distance'))
     assert 'kernel' not in dict(same)
+
+
+@pytest.mark.parametrize('override, message', [
+    (dict(update_interval=7.5), 'update_interval must be an integer; got 7.5'),
+    (dict(batchsize=2.5), 'batchsize must be an integer; got 2.5'),
+    (dict(lr=True), 'lr must be a finite number; got True'),
+    (dict(lr=float('inf')), 'lr must be a finite number; got inf'),
+    (dict(momentum='abc'), "momentum must be a finite number; got 'abc'"),
+    (dict(lr_gamma='abc'), "lr_gamma must be a finite number"),
+    (dict(weight_decay='abc'), "weight_decay must be a finite number"),
+    (dict(hidden_dims=10), 'hidden_dims must be a list of integer layer sizes'),
+    (dict(hidden_dims=(8.5, 4)), 'hidden_dims must be a list of integer layer sizes'),
+    (dict(dec_batchsize=25.5), 'dec_batchsize must be an integer or None'),
+    (dict(kernel=3), 'kernel must be a string'),
+])
+def test_values_of_the_wrong_type_are_refused_not_coerced(override, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        get_config('quick', **override)
+
+
+def test_set_values_are_parsed_strictly_on_the_command_line(capsys):
+    from dec_chainer.cli import main
+    for bad in ('lr=abc', 'update_interval=7.5', 'hidden_dims=10', 'lr=1e400', 'lr=true'):
+        assert main(['train', '--dataset', 'digits', '--dry-run', '--set', bad]) == 2, bad
+        err = capsys.readouterr().err
+        assert err.count('\n') == 1 and 'error: ' in err, err
