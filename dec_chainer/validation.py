@@ -53,7 +53,14 @@ def check_array(X, name='X', min_samples=1, dtype=numpy.float32):
         raise ValueError(
             '{} has {} samples; at least {} are needed'.format(
                 name, arr.shape[0], min_samples))
-    return numpy.ascontiguousarray(arr, dtype=dtype)
+    with numpy.errstate(over='ignore'):  # overflow is checked (and named) just below
+        out = numpy.ascontiguousarray(arr, dtype=dtype)
+    if out.dtype != arr.dtype and out.dtype.kind == 'f' and not numpy.isfinite(out).all():
+        big = numpy.abs(arr[~numpy.isfinite(out)]).max()
+        raise ValueError('{} holds values too large for {} (|x| up to {:.3g}; the largest '
+                         'is {:.3g}): rescale the data'.format(
+                             name, out.dtype, float(big), float(numpy.finfo(out.dtype).max)))
+    return out
 
 
 def check_labels(y, n_samples, name='y'):

@@ -149,6 +149,7 @@ def test_unfitted_and_feature_mismatch(fitted):
     (dict(), numpy.array([[0.0, numpy.inf]] * 30), 'infinite'),
     (dict(), numpy.zeros(30), '2-D'),
     (dict(), numpy.array([['a', 'b']] * 30), 'numeric'),
+    (dict(), numpy.array([[0.0, 1e39]] * 30), 'too large for float32 .* rescale'),
 ])
 def test_bad_input(kwargs, X, match):
     X = numpy.random.rand(30, 4) if X is None else X
