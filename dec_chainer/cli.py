@@ -205,10 +205,17 @@ def _add_predict(sub):
 
 
 def _load_for_model(data, est):
+    """The data set or file ``data`` as the model ``est`` needs it; its feature count is
+    checked here, so the message names the file."""
     from dec_chainer.datasets import DATASETS, load_dataset
     if data in DATASETS:
-        return load_dataset(data, scale=est.config_.get('scale', 'unit'))
-    return load_dataset(data)
+        X, y = load_dataset(data, scale=est.config_.get('scale', 'unit'))
+    else:
+        X, y = load_dataset(data)
+    if X.shape[1] != est.n_features_in_:
+        raise ValueError('{} has {} features, but the model was fitted on {}'.format(
+            data, X.shape[1], est.n_features_in_))
+    return X, y
 
 
 def _run_predict(args):

@@ -5,7 +5,8 @@ import os
 
 import numpy
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
-from sklearn.exceptions import NotFittedError
+from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 import chainer
 from chainer import serializers
@@ -97,9 +98,13 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
         """Learn the embedding and the clusters of ``X``; ``y`` (optional) only for metrics."""
         from dec_chainer.training import fit_dec
         config = self._build_config()
-        X = check_array(X, name='X')
+        X = self._validate(X, reset=True)
         n_clusters = check_n_clusters(self.n_clusters, X.shape[0])
-        if y is not None:
+        if y is not None:  # only for the metrics in report_: any label type will do
+            type_of_target(y, input_name='y', raise_unknown=True)
+            y = numpy.asarray(y)
+            if y.dtype.kind not in 'iu':
+                y = numpy.unique(y, return_inverse=True)[1].reshape(-1)
             y = check_labels(y, X.shape[0], name='y')
         seed = self._seed()
         log = print if self.verbose else (lambda *a: None)
@@ -138,17 +143,20 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
 
     # -- using a fitted model ------------------------------------------------------------
 
+    def _validate(self, X, reset):
+        """scikit-learn's checks (sparse and complex input, no features, the number of
+        features against ``n_features_in_``), then ours (NaN/inf, float32 range, with the
+        messages the command line uses)."""
+        X = validate_data(self, X, reset=reset, accept_sparse=False, ensure_all_finite=False,
+                          dtype=[numpy.float64, numpy.float32])
+        return check_array(X, name='X')
+
     def _check_fitted(self):
-        if not hasattr(self, 'model_'):
-            raise NotFittedError('this DEC instance is not fitted yet; call fit first')
+        check_is_fitted(self, 'model_')
 
     def _check_X(self, X):
         self._check_fitted()
-        X = check_array(X, name='X')
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError('X has {} features, but this DEC was fitted on {}'.format(
-                X.shape[1], self.n_features_in_))
-        return X
+        return self._validate(X, reset=False)
 
     def _batchsize(self):
         return int(self.config_.get('eval_batchsize', 2048))

@@ -80,11 +80,15 @@ def check_labels(y, n_samples, name='y'):
 
 
 def check_n_clusters(n_clusters, n_samples=None, name='n_clusters'):
-    """``n_clusters`` must be an integer >= 2 and, given ``n_samples``, at most that."""
+    """``n_clusters`` must be an integer >= 1 and, given ``n_samples``, at most that.
+
+    One cluster is allowed, as scikit-learn's KMeans allows it: every point gets it, q and
+    P are 1 and the DEC phase changes nothing.
+    """
     if isinstance(n_clusters, bool) or not isinstance(n_clusters, (int, numpy.integer)):
         raise ValueError('{} must be an integer; got {!r}'.format(name, n_clusters))
-    if n_clusters < 2:
-        raise ValueError('{} must be at least 2; got {}'.format(name, n_clusters))
+    if n_clusters < 1:
+        raise ValueError('{} must be at least 1; got {}'.format(name, n_clusters))
     if n_samples is not None and n_samples < n_clusters:
         raise ValueError('too few samples for the clusters: {} samples, {}={}'.format(
             n_samples, name, n_clusters))

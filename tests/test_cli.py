@@ -37,8 +37,8 @@ def test_more_restarts_never_worse(digits):
 def test_kmeans_bad_input():
     with pytest.raises(ValueError, match='too few samples for the clusters: 3 samples'):
         kmeans(numpy.zeros((3, 2)), 5)
-    with pytest.raises(ValueError, match='at least 2'):
-        kmeans(numpy.zeros((3, 2)), 1)
+    with pytest.raises(ValueError, match='at least 1'):
+        kmeans(numpy.zeros((3, 2)), 0)
     with pytest.raises(ValueError, match='NaN'):
         kmeans(numpy.array([[0.0, numpy.nan]] * 4), 2)
 
@@ -178,7 +178,7 @@ def test_compare(tmp_path, capsys):
     (['train', '--dataset', 'digits', '--set', 'dec_max_itr=3'], 'unknown setting'),
     (['train', '--dataset', 'digits', '--set', 'novalue'], 'not KEY=VALUE'),
     (['train', '--dataset', 'nothing.csv'], 'data file not found'),
-    (['train', '--dataset', 'digits', '--clusters', '1'], 'at least 2'),
+    (['train', '--dataset', 'digits', '--clusters', '0'], 'at least 1'),
     (['predict', '--model', 'missing.npz', '--data', 'digits', '--output', 'a.npy'],
      'model file not found'),
     (['plot', '--run', 'no-such-run'], 'not a finished run directory'),
@@ -208,4 +208,4 @@ def test_predict_rejects_wrong_feature_count(run_dir, tmp_path, capsys):
     numpy.save(tmp_path / 'x.npy', numpy.random.rand(4, 7))
     assert main(['predict', '--model', str(run_dir / 'dec_model.npz'), '--data',
                  str(tmp_path / 'x.npy'), '--output', str(tmp_path / 'o.npy')]) == 2
-    assert 'X has 7 features, but this DEC was fitted on 64' in capsys.readouterr().err
+    assert 'x.npy has 7 features, but the model was fitted on 64' in capsys.readouterr().err

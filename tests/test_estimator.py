@@ -136,19 +136,20 @@ def test_load_errors(tmp_path):
 def test_unfitted_and_feature_mismatch(fitted):
     with pytest.raises(NotFittedError):
         DEC().predict(numpy.zeros((3, 4)))
-    with pytest.raises(ValueError, match='X has 5 features, but this DEC was fitted on 64'):
+    with pytest.raises(ValueError, match='X has 5 features, but DEC is expecting 64 features'):
         fitted.predict(numpy.zeros((3, 5)))
 
 
 @pytest.mark.parametrize('kwargs, X, match', [
-    (dict(n_clusters=1), None, 'at least 2'),
+    (dict(n_clusters=0), None, 'at least 1'),
     (dict(n_clusters=50), numpy.random.rand(20, 4), 'too few samples for the clusters'),
     (dict(preset='fast'), None, "unknown preset 'fast'"),
     (dict(alpha=-1.0), None, 'alpha must be'),
     (dict(config={'nope': 1}), None, 'unknown setting'),
     (dict(), numpy.array([[0.0, numpy.inf]] * 30), 'infinite'),
-    (dict(), numpy.zeros(30), '2-D'),
-    (dict(), numpy.array([['a', 'b']] * 30), 'numeric'),
+    # scikit-learn's own messages for what its validate_data checks
+    (dict(), numpy.zeros(30), 'Expected 2D array, got 1D array'),
+    (dict(), numpy.array([['a', 'b']] * 30), 'could not convert string to float'),
     (dict(), numpy.array([[0.0, 1e39]] * 30), 'too large for float32 .* rescale'),
 ])
 def test_bad_input(kwargs, X, match):

@@ -282,7 +282,7 @@ def test_layerwise_pretraining_and_rerun_loads_results(digits, tmp_path):
 
 
 @pytest.mark.parametrize('kwargs, match', [
-    (dict(n_clusters=1), 'at least 2'),
+    (dict(n_clusters=0), 'at least 1'),
     (dict(n_clusters=400), 'too few samples for the clusters'),
     (dict(y=numpy.zeros(5)), '5 labels for 300 samples'),
     (dict(config='fast'), "unknown preset 'fast'"),
