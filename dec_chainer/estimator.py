@@ -2,9 +2,11 @@
 
 import json
 import os
+import warnings
 
 import numpy
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -116,6 +118,14 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
         self.converged_ = bool(report['dec']['converged'])
         self.report_ = {k: report[k] for k in ('seconds', 'metrics', 'pretrain', 'machine',
                                                'versions', 'blas')}
+        if not self.converged_:
+            last = report['dec'].get('last_change')
+            warnings.warn(ConvergenceWarning(
+                'DEC stopped at its iteration cap (dec_max_iter={}) before fewer than '
+                'tol={} of the labels changed between checks (last check: {}); raise '
+                'config["dec_max_iter"] or tol'.format(
+                    config.dec_max_iter, config.tol,
+                    'none' if last is None else '{:.4f}'.format(last))))
         return self
 
     @classmethod

@@ -1,8 +1,10 @@
 import pickle
+import warnings
 
 import numpy
 import pytest
 from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.exceptions import NotFittedError
 
 from dec_chainer import DEC
@@ -26,7 +28,9 @@ def digits():
 @pytest.fixture(scope='module')
 def fitted(digits):
     X, y = digits
-    return small_dec().fit(X[:600], y[:600])
+    with warnings.catch_warnings():  # 120 iterations may or may not settle, by kernel
+        warnings.simplefilter('ignore', ConvergenceWarning)
+        return small_dec().fit(X[:600], y[:600])
 
 
 def test_init_only_stores_parameters():
@@ -72,16 +76,27 @@ def test_fit_predict_and_reproducibility(digits):
     """Same random_state, same labels; the global random state is left as it was found
     (scikit-learn's rule) and plays no part."""
     X, _ = digits
-    numpy.random.seed(1)
-    before = numpy.random.get_state()
-    a = small_dec().fit_predict(X[:400])
-    after = numpy.random.get_state()
-    assert before[2] == after[2] and numpy.array_equal(before[1], after[1])
-    numpy.random.seed(2)
-    b = small_dec().fit(X[:400]).labels_
-    numpy.testing.assert_array_equal(a, b)
-    c = small_dec(random_state=numpy.random.RandomState(0)).fit(X[:400]).labels_
-    assert c.shape == a.shape  # a RandomState is consumed, not the global one
+    with warnings.catch_warnings():  # whether 120 iterations settle the labels: not tested here
+        warnings.simplefilter('ignore', ConvergenceWarning)
+        numpy.random.seed(1)
+        before = numpy.random.get_state()
+        a = small_dec().fit_predict(X[:400])
+        after = numpy.random.get_state()
+        assert before[2] == after[2] and numpy.array_equal(before[1], after[1])
+        numpy.random.seed(2)
+        b = small_dec().fit(X[:400]).labels_
+        numpy.testing.assert_array_equal(a, b)
+        c = small_dec(random_state=numpy.random.RandomState(0)).fit(X[:400]).labels_
+        assert c.shape == a.shape  # a RandomState is consumed, not the global one
+
+
+def test_stopping_at_the_iteration_cap_warns(digits):
+    """tol=0 never converges: the fit says it stopped at its cap, as scikit-learn's do."""
+    X, _ = digits
+    est = small_dec(tol=0.0, config=dict(SMALL, dec_max_iter=30))
+    with pytest.warns(ConvergenceWarning, match=r'iteration cap \(dec_max_iter=30\)'):
+        est.fit(X[:300])
+    assert est.n_iter_ == 30 and not est.converged_
 
 
 def test_pickle_round_trip(fitted, digits):

@@ -92,6 +92,8 @@ def test_readme_python_example(tmp_path, monkeypatch, capsys):
     exec(compile(code, 'README.md', 'exec'), {})
     printed = capsys.readouterr().out
     acc = float(re.search(r"'acc': ([0-9.]+)", printed).group(1))
+    # measured (seed 0, tol 0.01: converges after 120-240 DEC iterations, so no
+    # ConvergenceWarning): SkylakeX 0.810, Haswell 0.819, Sandybridge 0.821, Prescott 0.784
     assert acc > 0.7
 
 
