@@ -10,10 +10,10 @@ import numpy
 
 import dec_chainer
 from dec_chainer import _compat
+import chainer  # noqa: E402  (after dec_chainer, which patches the stack for it)
 
 
 def version_string():
-    import chainer
     return 'dec-chainer {} (chainer {}, numpy {}, python {}; compat patches: {})'.format(
         dec_chainer.__version__, chainer.__version__, numpy.__version__,
         platform.python_version(), ', '.join(_compat.APPLIED) or 'none')
@@ -86,8 +86,22 @@ def _run_baseline(args):
 
 
 def _device(spec):
-    """Chainer device spec: -1, 0, '@numpy', '@cupy:0'."""
-    return int(spec) if spec.lstrip('-').isdigit() else spec
+    """Chainer device spec: -1, 0, '@numpy', '@cupy:0'; a GPU must exist here."""
+    value = int(spec) if spec.lstrip('-').isdigit() else spec
+    try:
+        device = chainer.get_device(value)
+    except Exception as e:
+        raise argparse.ArgumentTypeError('{!r} is not a device ({})'.format(spec, e)) from None
+    if device.xp is not numpy:
+        try:
+            count = device.xp.cuda.runtime.getDeviceCount()
+        except Exception as e:
+            raise argparse.ArgumentTypeError('no usable CUDA GPU for {!r} ({})'.format(
+                spec, e)) from None
+        if device.device.id >= count:
+            raise argparse.ArgumentTypeError('GPU {} does not exist: this machine has {}'
+                                             .format(device.device.id, count))
+    return value
 
 
 def _add_run_options(p, preset_default='quick'):
@@ -225,6 +239,14 @@ def _run_predict(args):
     suffix = os.path.splitext(args.output)[1].lower()
     if suffix not in ('.npy', '.csv'):
         raise ValueError('--output must end in .npy or .csv; got {}'.format(args.output))
+    outputs = [args.output] + ([os.path.splitext(args.output)[0] + '_proba.npy']
+                               if args.proba and suffix == '.npy' else [])
+    for path in outputs:
+        if os.path.isdir(path):
+            raise ValueError('--output {} is a directory; give a file name'.format(path))
+        if os.path.exists(args.data) and os.path.realpath(path) in (
+                os.path.realpath(args.data), os.path.realpath(args.model)):
+            raise ValueError('--output {} would overwrite an input file'.format(path))
     X, _ = _load_for_model(args.data, est)
     labels = est.predict(X)
     q = est.predict_proba(X) if args.proba else None
@@ -400,6 +422,10 @@ def main(argv=None):
     except (ValueError, FileNotFoundError, RunDirectoryInUse) as e:
         print('dec-chainer {}: error: {}'.format(args.command, e), file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print('dec-chainer {}: interrupted; the same command resumes a run from its last '
+              'snapshot'.format(args.command), file=sys.stderr)
+        return 130
 
 
 if __name__ == '__main__':

@@ -209,3 +209,57 @@ def test_predict_rejects_wrong_feature_count(run_dir, tmp_path, capsys):
     assert main(['predict', '--model', str(run_dir / 'dec_model.npz'), '--data',
                  str(tmp_path / 'x.npy'), '--output', str(tmp_path / 'o.npy')]) == 2
     assert 'x.npy has 7 features, but the model was fitted on 64' in capsys.readouterr().err
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['train', '--dataset', 'digits', '--dry-run', '--device', '5'], 'argument --device'),
+    (['train', '--dataset', 'digits', '--dry-run', '--device', '@cupy:0'], 'argument --device'),
+    (['train', '--dataset', 'digits', '--dry-run', '--device', '@nonsense'],
+     'argument --device'),
+])
+def test_a_device_that_is_not_here_is_refused_before_anything_runs(argv, message, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_predict_refuses_to_overwrite_its_input_or_write_to_a_directory(run_dir, tmp_path,
+                                                                         capsys):
+    X, _ = load_digits()
+    data = tmp_path / 'x.npy'
+    numpy.save(data, X[:5])
+    model = str(run_dir / 'dec_model.npz')
+    assert main(['predict', '--model', model, '--data', str(data), '--output',
+                 str(data)]) == 2
+    assert 'would overwrite an input file' in capsys.readouterr().err
+    assert numpy.array_equal(numpy.load(data), X[:5])         # untouched
+    (tmp_path / 'd.npy').mkdir()
+    assert main(['predict', '--model', model, '--data', str(data), '--output',
+                 str(tmp_path / 'd.npy')]) == 2
+    assert 'is a directory' in capsys.readouterr().err
+
+
+def test_ctrl_c_ends_in_one_line(monkeypatch, capsys):
+    import dec_chainer.cli as cli
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(cli, '_run_baseline', interrupted, raising=False)
+    parser = cli.build_parser()
+    args = parser.parse_args(['baseline', '--dataset', 'digits'])
+    monkeypatch.setattr(cli, 'build_parser', lambda: _Fixed(parser, args, interrupted))
+    assert cli.main(['baseline', '--dataset', 'digits']) == 130
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and 'interrupted' in err
+
+
+class _Fixed:
+    def __init__(self, parser, args, func):
+        self.parser, self.args = parser, args
+        args.func = func
+
+    def parse_args(self, argv):
+        return self.args
+
+    def print_help(self):
+        self.parser.print_help()
