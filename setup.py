@@ -1,3 +1,4 @@
+import ast
 import os
 import re
 
@@ -10,11 +11,11 @@ PTH = 'dec_chainer_chainer_hook.pth'
 
 def _pth_line():
     # PTH_LINE of dec_chainer/_chainer_hook.py, read without importing the package
-    ns = {}
     with open(os.path.join(here, 'dec_chainer', '_chainer_hook.py')) as f:
-        src = f.read()
-    exec(src[src.index('PTH_LINE = ('):src.index('_COMPAT = ')], ns)
-    return ns['PTH_LINE']
+        tree = ast.parse(f.read())
+    return next(ast.literal_eval(node.value) for node in tree.body
+                if isinstance(node, ast.Assign)
+                and [t.id for t in node.targets if isinstance(t, ast.Name)] == ['PTH_LINE'])
 
 
 class build_py_with_hook(build_py):
@@ -30,6 +31,8 @@ class build_py_with_hook(build_py):
 
     def get_outputs(self, include_bytecode=True):
         return super().get_outputs(include_bytecode) + [os.path.join(self.build_lib, PTH)]
+
+
 with open(os.path.join(here, 'dec_chainer', '_version.py')) as f:
     version = re.search(r"__version__ = '([^']+)'", f.read()).group(1)
 with open(os.path.join(here, 'README.md')) as f:

@@ -107,8 +107,10 @@ def main(argv=None):
     os.makedirs(args.results, exist_ok=True)
     order = [v[0] for v in variants]
     # variants that can reuse a given autoencoder first: their (cheap) rows come early
-    ready = lambda v: find_pretrained(args.pretrained, get_config(v[1], **v[2]),  # noqa: E731
-                                      args.seed, data(get_config(v[1], **v[2]))) is not None
+    def ready(variant):
+        config = get_config(variant[1], **variant[2])
+        return find_pretrained(args.pretrained, config, args.seed, data(config)) is not None
+
     variants.sort(key=lambda v: not ready(v))
     rows, t0 = [], time.time()
     for variant, preset, ov, switched in variants:

@@ -48,17 +48,20 @@ def data_fingerprint(X, n_pretrain):
     learns from) and of all of them: a run directory refuses other data of the same shape."""
     h = hashlib.blake2b(digest_size=16)
     X = numpy.ascontiguousarray(X, dtype=numpy.float32)
-    for part in (X[:n_pretrain], None, X[n_pretrain:]):
-        if part is None:
-            pretrain = h.hexdigest()
-        elif part.size:
-            h.update(memoryview(part).cast('B'))
+    h.update(memoryview(X[:n_pretrain]))  # the bytes of the rows, no copy
+    pretrain = h.hexdigest()
+    h.update(memoryview(X[n_pretrain:]))   # one pass over the data for both digests
     return {'data_blake2b': h.hexdigest(), 'pretrain_data_blake2b': pretrain}
+
+
+def _first_rows(limit, n):
+    """How many of ``n`` rows a setting such as ``pretrain_samples`` selects (None: all)."""
+    return min(limit or n, n)
 
 
 def run_identity(config, seed, n_clusters, X):
     """What makes a run what it is: settings, seed, K, and the data (shape and digest)."""
-    n_pre = min(config.pretrain_samples or len(X), len(X))
+    n_pre = _first_rows(config.pretrain_samples, len(X))
     return dict({'config': config.to_dict(), 'seed': int(seed),
                  'n_clusters': int(n_clusters), 'n_samples': int(X.shape[0]),
                  'n_features': int(X.shape[1])}, **data_fingerprint(X, n_pre))
@@ -206,8 +209,8 @@ def fit_dec(X, y=None, n_clusters=10, config='paper', out=None, device=-1, seed=
     X = check_array(X, name='X')
     if y is not None:
         y = check_labels(y, X.shape[0], name='y')
-    n_pre = min(config.pretrain_samples or len(X), len(X))
-    n_cl = min(config.cluster_samples or len(X), len(X))
+    n_pre = _first_rows(config.pretrain_samples, len(X))
+    n_cl = _first_rows(config.cluster_samples, len(X))
     n_clusters = check_n_clusters(n_clusters, n_cl)
     device = chainer.get_device(device)
     device.use()
