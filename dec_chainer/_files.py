@@ -43,9 +43,14 @@ def copy(src, dst):
         shutil.copyfileobj(fin, fout)
 
 
-def write_json(path, data, **kwargs):
+def _json_default(o):
+    """NumPy scalars as numbers; anything else JSON cannot hold as its ``str``."""
+    return o.item() if isinstance(o, numpy.generic) else str(o)
+
+
+def write_json(path, data, indent=2, **kwargs):
     with atomic_write(path, 'w') as f:
-        json.dump(data, f, **kwargs)
+        json.dump(data, f, indent=indent, default=_json_default, **kwargs)
 
 
 def read_json(path):

@@ -1,34 +1,39 @@
 """The ``dec-chainer`` command-line tool."""
 
 import argparse
-import json
-import platform
+import os
 import sys
 import time
 
 import numpy
 
-import dec_chainer
 from dec_chainer import _compat
 import chainer  # noqa: E402  (after dec_chainer, which patches the stack for it)
 
+from dec_chainer.provenance import provenance, versions
+
 
 def version_string():
+    v = versions()
     return 'dec-chainer {} (chainer {}, numpy {}, python {}; compat patches: {})'.format(
-        dec_chainer.__version__, chainer.__version__, numpy.__version__,
-        platform.python_version(), ', '.join(_compat.APPLIED) or 'none')
+        v['dec_chainer'], v['chainer'], v['numpy'], v['python'],
+        ', '.join(_compat.APPLIED) or 'none')
 
 
-class _VersionAction(argparse.Action):
-    """Like argparse's 'version' action, without re-wrapping the line."""
-
-    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS,
-                 help='print the versions of dec-chainer, Chainer, NumPy and Python'):
-        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        print(version_string())
-        parser.exit()
+def device_type(spec):
+    """The ``--device`` type of every command and script: ``-1``/``@numpy`` (CPU),
+    ``0``/``@cupy:0`` (GPU), checked here (a GPU must exist) so a wrong one fails at parsing."""
+    value = int(spec) if spec.lstrip('-').isdigit() else spec
+    try:
+        device = chainer.get_device(value)
+        if device.xp is not numpy and device.device.id >= \
+                device.xp.cuda.runtime.getDeviceCount():
+            raise ValueError('this machine has {} GPU(s)'.format(
+                device.xp.cuda.runtime.getDeviceCount()))
+    except Exception as e:
+        raise argparse.ArgumentTypeError('{!r} is not a usable device ({})'.format(
+            spec, e)) from None
+    return value
 
 
 def _add_baseline(sub):
@@ -43,15 +48,15 @@ def _add_baseline(sub):
     p.add_argument('--n-init', type=int, default=10, help='k-means restarts (default 10)')
     p.add_argument('--seed', type=int, default=0, help='random seed (default 0)')
     p.add_argument('--out', default=None, help='also write the metrics as JSON to this file')
-    p.add_argument('--no-progress', action='store_true', help='no progress bar')
     p.set_defaults(func=_run_baseline)
 
 
 def _run_baseline(args):
+    from dec_chainer import _files
     from dec_chainer.datasets import default_n_clusters, load_dataset
     from dec_chainer.evaluations import eval_clustering
     from dec_chainer.kmeans import kmeans
-    from dec_chainer.reporting import format_table
+    from dec_chainer.reporting import format_table, published_line
 
     t0 = time.time()
     X, y = load_dataset(args.dataset)
@@ -62,112 +67,69 @@ def _run_baseline(args):
         args.dataset, X.shape[0], X.shape[1], n_clusters, args.n_init, args.seed),
         flush=True)
     t1 = time.time()
-    _, labels, inertia = kmeans(X, n_clusters, n_init=args.n_init, random_state=args.seed,
-                                progress=not args.no_progress)
+    _, labels, inertia = kmeans(X, n_clusters, n_init=args.n_init, random_state=args.seed)
     t2 = time.time()
     row = {'method': 'k-means (raw features)', 'inertia': inertia,
            'load_s': round(t1 - t0, 2), 'kmeans_s': round(t2 - t1, 2)}
     if y is not None:
         row.update(eval_clustering(y, labels))
-    columns = [('method', 'method'), ('acc', 'ACC'), ('nmi', 'NMI'), ('ari', 'ARI'),
-               ('kmeans_s', 'time (s)', '{:.1f}')]
     print()
-    print(format_table([row], columns))
+    print(format_table([row], [('method', 'method'), ('acc', 'ACC'), ('nmi', 'NMI'),
+                               ('ari', 'ARI'), ('kmeans_s', 'time (s)', '{:.1f}')]))
     if args.dataset == 'mnist':
-        print('\npublished: k-means on MNIST pixels ACC 0.5349 (Xie et al., 2016)')
+        print('\n' + published_line(('kmeans',)))
     if args.out:
-        from dec_chainer.provenance import provenance
-        with open(args.out, 'w') as f:
-            json.dump(dict(row, dataset=args.dataset, n_samples=int(X.shape[0]),
-                           n_clusters=n_clusters, n_init=args.n_init, seed=args.seed,
-                           version=version_string(),
-                           provenance=provenance(['dec-chainer'] + args.argv)), f, indent=2)
+        _files.write_json(args.out, dict(
+            row, dataset=args.dataset, n_samples=int(X.shape[0]), n_clusters=n_clusters,
+            n_init=args.n_init, seed=args.seed,
+            provenance=provenance(['dec-chainer'] + args.argv)))
     return 0
 
 
-def _device(spec):
-    """Chainer device spec: -1, 0, '@numpy', '@cupy:0'; a GPU must exist here."""
-    value = int(spec) if spec.lstrip('-').isdigit() else spec
-    try:
-        device = chainer.get_device(value)
-    except Exception as e:
-        raise argparse.ArgumentTypeError('{!r} is not a device ({})'.format(spec, e)) from None
-    if device.xp is not numpy:
-        try:
-            count = device.xp.cuda.runtime.getDeviceCount()
-        except Exception as e:
-            raise argparse.ArgumentTypeError('no usable CUDA GPU for {!r} ({})'.format(
-                spec, e)) from None
-        if device.device.id >= count:
-            raise argparse.ArgumentTypeError('GPU {} does not exist: this machine has {}'
-                                             .format(device.device.id, count))
-    return value
-
-
-def _add_run_options(p, preset_default='quick'):
+def _add_run_options(p, out_help):
     from dec_chainer.presets import PRESETS
     p.add_argument('--dataset', default='mnist',
                    help='mnist, fashion-mnist, digits, or a .npy/.npz/.csv file')
-    p.add_argument('--preset', default=preset_default, choices=sorted(PRESETS))
     p.add_argument('--clusters', type=int, default=None,
                    help='number of clusters (default: number of classes, else 10)')
     p.add_argument('--seed', type=int, default=0, help='the one seed of the run')
-    p.add_argument('--device', default='-1', type=_device,
+    p.add_argument('--device', default='-1', type=device_type,
                    help='-1 or @numpy (CPU), 0 or @cupy:0 (GPU)')
-    p.add_argument('--out', default=None,
-                   help='run directory: snapshots, logs, model, metrics.json, figures '
-                        '(default: runs/<preset>-<dataset>-seed<seed>)')
+    p.add_argument('--out', default=None, help=out_help)
     p.add_argument('--set', nargs='*', default=[], metavar='KEY=VALUE',
                    help='override preset values, e.g. dec_max_iter=2000 kernel=distance '
                         '(names: see dec_chainer/presets.py)')
     p.add_argument('--no-progress', action='store_true', help='no progress bars')
-    p.add_argument('--no-figures', action='store_true', help='skip the figures')
     p.add_argument('--dry-run', action='store_true',
                    help='check the data and the settings, print the plan, train nothing')
+    return PRESETS
 
 
-def _default_out(args):
-    import os
-    return args.out or os.path.join('runs', '{}-{}-seed{}'.format(
-        args.preset, os.path.splitext(os.path.basename(str(args.dataset)))[0], args.seed))
-
-
-def _add_train(sub):
-    p = sub.add_parser(
-        'train', help='the whole DEC pipeline: pretraining, k-means, DEC',
-        description='Pretrain the stacked autoencoder, initialise the centroids with '
-                    'k-means and train DEC; print ACC/NMI/ARI per phase when labels are '
-                    'known. A run killed midway resumes when started again with the same '
-                    '--out (or --resume DIR).')
-    _add_run_options(p)
-    p.add_argument('--resume', default=None, metavar='DIR',
-                   help='resume the run in DIR from its latest snapshots (same as --out DIR)')
-    p.set_defaults(func=_run_train)
-
-
-def _add_pretrain(sub):
-    p = sub.add_parser('pretrain', help='phase 1 only: the stacked denoising autoencoder',
-                       description='Pretrain the autoencoder into --out; `cluster '
-                                   '--pretrained DIR` then reuses it.')
-    _add_run_options(p)
-    p.set_defaults(func=_run_train, stop_after='pretrain')
-
-
-def _add_cluster(sub):
-    p = sub.add_parser('cluster', help='phase 2 only: k-means and DEC on a pretrained '
-                                       'autoencoder',
-                       description='Run k-means and DEC using the autoencoder pretrained '
-                                   'in --pretrained DIR (same pretraining settings, seed '
-                                   'and data), or in --out itself.')
-    _add_run_options(p)
-    p.add_argument('--pretrained', default=None, metavar='DIR',
-                   help='run directory whose pretrained autoencoder to reuse')
-    p.set_defaults(func=_run_train)
+def _add_train(sub, name, help, description, **defaults):
+    p = sub.add_parser(name, help=help, description=description)
+    presets = _add_run_options(p, 'run directory: snapshots, logs, model, metrics.json, '
+                                  'figures (default: runs/<preset>-<dataset>-seed<seed>)')
+    p.add_argument('--preset', default='quick', choices=sorted(presets))
+    p.add_argument('--no-figures', action='store_true', help='skip the figures')
+    if name == 'train':
+        p.add_argument('--resume', default=None, metavar='DIR',
+                       help='resume the run in DIR from its latest snapshots (same as --out '
+                            'DIR)')
+        p.add_argument('--results', default=None, metavar='DIR',
+                       help='also write the report to DIR/NAME.json and the DEC log to '
+                            'DIR/NAME.dec_log.json (commit-ready results)')
+        p.add_argument('--name', default=None,
+                       help='result file stem (default: <preset>-<dataset>-seed<seed>)')
+    if name == 'cluster':
+        p.add_argument('--pretrained', default=None, metavar='DIR',
+                       help='run directory whose pretrained autoencoder to reuse')
+    p.set_defaults(func=_run_train, **defaults)
 
 
 def _run_train(args):
-    import os
-    from dec_chainer.experiment import parse_overrides, results_table, run_experiment
+    from dec_chainer.experiment import (default_name, describe_plan, parse_overrides,
+                                        results_table, run_experiment)
+    from dec_chainer.reporting import published_line
     overrides = parse_overrides(args.set)
     if getattr(args, 'resume', None):
         if args.out and os.path.abspath(args.out) != os.path.abspath(args.resume):
@@ -176,9 +138,8 @@ def _run_train(args):
         if not os.path.isdir(args.resume):
             raise FileNotFoundError('no run directory to resume: {}'.format(args.resume))
         args.out = args.resume
-    out = _default_out(args)
+    out = args.out or os.path.join('runs', default_name(args.preset, args.dataset, args.seed))
     if args.dry_run:
-        from dec_chainer.experiment import describe_plan
         print(describe_plan(args.dataset, args.preset, overrides, args.clusters))
         print('run directory: {}'.format(out))
         return 0
@@ -187,7 +148,9 @@ def _run_train(args):
                                args.seed, args.device, out, not args.no_progress,
                                argv=['dec-chainer'] + args.argv,
                                figures=not args.no_figures, stop_after=stop_after,
-                               pretrained=getattr(args, 'pretrained', None))
+                               pretrained=getattr(args, 'pretrained', None),
+                               results=getattr(args, 'results', None),
+                               name=getattr(args, 'name', None))
     print()
     if stop_after == 'pretrain':
         for stage, r in report['pretrain'].items():
@@ -197,8 +160,7 @@ def _run_train(args):
         return 0
     print(results_table(report))
     if args.dataset == 'mnist':
-        print('\npublished (MNIST ACC): k-means 0.5349, AE+k-means 0.8184, DEC 0.8430 '
-              '(Xie et al., 2016); DEC-keras mean of 10 runs 0.912')
+        print('\n' + published_line())
     print('total {:.0f} s; model, metrics and figures in {}'.format(
         report['seconds']['total'], out))
     return 0
@@ -214,7 +176,7 @@ def _add_predict(sub):
     p.add_argument('--proba', action='store_true',
                    help='also the soft assignments: an (n, K) .npy next to --output, or '
                         'extra columns in the .csv')
-    p.add_argument('--device', default=None, type=_device, help='device to predict on')
+    p.add_argument('--device', default=None, type=device_type, help='device to predict on')
     p.set_defaults(func=_run_predict)
 
 
@@ -233,7 +195,6 @@ def _load_for_model(data, est):
 
 
 def _run_predict(args):
-    import os
     from dec_chainer.estimator import DEC
     est = DEC.load(args.model, device=args.device)
     suffix = os.path.splitext(args.output)[1].lower()
@@ -274,7 +235,7 @@ def _add_evaluate(sub):
     p.add_argument('--model', required=True, help='dec_model.npz of a run (or DEC.save)')
     p.add_argument('--dataset', required=True,
                    help='mnist, fashion-mnist, digits, or a labelled .npz/.csv file')
-    p.add_argument('--device', default=None, type=_device)
+    p.add_argument('--device', default=None, type=device_type)
     p.set_defaults(func=_run_evaluate)
 
 
@@ -302,8 +263,7 @@ def _add_plot(sub):
 
 
 def _run_plot(args):
-    import json
-    import os
+    from dec_chainer import _files
     from dec_chainer.estimator import DEC
     from dec_chainer.experiment import MODEL_FILE, write_run_figures
     metrics_path = os.path.join(args.run, 'metrics.json')
@@ -312,8 +272,7 @@ def _run_plot(args):
         if not os.path.exists(path):
             raise FileNotFoundError('{} is not a finished run directory (no {})'.format(
                 args.run, os.path.basename(path)))
-    with open(metrics_path) as f:
-        report = json.load(f)
+    report = _files.read_json(metrics_path)
     est = DEC.load(model_path)
     X, y = _load_for_model(report['dataset'], est)
     n = report['n_cluster']
@@ -330,77 +289,57 @@ def _add_compare(sub):
                                    'and seed (each in OUT/<preset>) and print one table. '
                                    '--set KEY=VALUE applies to every preset (e.g. a '
                                    'scaled-down schedule), --set PRESET.KEY=VALUE to one.')
-    p.add_argument('--dataset', default='mnist')
-    p.add_argument('--clusters', type=int, default=None)
-    p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--device', default='-1', type=_device)
-    p.add_argument('--out', default=None, help='default: runs/compare-<dataset>-seed<seed>')
+    _add_run_options(p, 'default: runs/compare-<dataset>-seed<seed>')
     p.add_argument('--presets', nargs='+', default=['paper', 'article'])
-    p.add_argument('--set', nargs='*', default=[], metavar='KEY=VALUE')
-    p.add_argument('--no-progress', action='store_true')
-    p.add_argument('--dry-run', action='store_true',
-                   help='check the data and the settings, print the plans, train nothing')
     p.set_defaults(func=_run_compare)
 
 
+#: The columns of ``compare``'s table.
+COMPARE_COLUMNS = [('preset', 'preset'), ('ae_acc', 'AE+k-means ACC'), ('acc', 'DEC ACC'),
+                   ('nmi', 'NMI'), ('ari', 'ARI'), ('iterations', 'DEC iterations'),
+                   ('seconds', 'training time (s)', '{:.0f}')]
+
+
 def _run_compare(args):
-    import json
-    import os
-    from dec_chainer.experiment import parse_overrides, run_experiment, split_overrides
-    from dec_chainer.reporting import format_table
+    from dec_chainer.experiment import (Job, default_name, describe_plan, parse_overrides,
+                                        run_many, split_overrides)
     from dec_chainer.presets import get_config
     overrides = parse_overrides(args.set)
     per_preset = split_overrides(overrides, args.presets)
     for preset in args.presets:  # every configuration is checked before anything runs
         get_config(preset, **per_preset[preset])
     if args.dry_run:
-        from dec_chainer.experiment import describe_plan
         for preset in args.presets:
             print('[{}]'.format(preset))
             print(describe_plan(args.dataset, preset, per_preset[preset], args.clusters))
         return 0
-    out = args.out or os.path.join('runs', 'compare-{}-seed{}'.format(
-        os.path.splitext(os.path.basename(str(args.dataset)))[0], args.seed))
-    rows = []
-    for preset in args.presets:
-        _, r = run_experiment(args.dataset, preset, per_preset[preset], args.clusters,
-                              args.seed,
-                              args.device, os.path.join(out, preset), not args.no_progress,
-                              argv=['dec-chainer'] + args.argv, figures=False)
-        m = r['metrics']
-        rows.append({'preset': preset,
-                     'ae_acc': m.get('ae_kmeans', {}).get('acc'),
-                     'ae_nmi': m.get('ae_kmeans', {}).get('nmi'),
-                     'ae_ari': m.get('ae_kmeans', {}).get('ari'),
-                     'acc': m.get('dec', {}).get('acc'), 'nmi': m.get('dec', {}).get('nmi'),
-                     'ari': m.get('dec', {}).get('ari'),
-                     'iterations': r['dec']['iterations'],
-                     'seconds': r['seconds']['compute']})
-    table = format_table(rows, [('preset', 'preset'), ('ae_acc', 'AE+k-means ACC'),
-                                ('acc', 'DEC ACC'), ('nmi', 'NMI'), ('ari', 'ARI'),
-                                ('iterations', 'DEC iterations'),
-                                ('seconds', 'training time (s)', '{:.0f}')])
-    print()
-    print(table)
-    with open(os.path.join(out, 'compare.json'), 'w') as f:
-        json.dump({'dataset': args.dataset, 'seed': args.seed, 'overrides': overrides,
-                   'rows': rows}, f, indent=2)
-    with open(os.path.join(out, 'compare.md'), 'w') as f:
-        f.write('dataset {}, seed {}, overrides {}\n\n```\n{}\n```\n'.format(
-            args.dataset, args.seed, overrides or 'none', table))
+    out = args.out or os.path.join('runs', default_name('compare', args.dataset, args.seed))
+    jobs = [Job(preset, preset, per_preset[preset], {'preset': preset})
+            for preset in args.presets]
+    run_many(jobs, args.dataset, args.seed, out, os.path.join(out, 'compare'),
+             COMPARE_COLUMNS, overrides, args.clusters, args.device, not args.no_progress,
+             argv=['dec-chainer'] + args.argv)
     return 0
 
 
 def build_parser():
     parser = argparse.ArgumentParser(
-        prog='dec-chainer',
+        prog='dec-chainer', formatter_class=argparse.RawDescriptionHelpFormatter,
         description='Deep Embedded Clustering (Xie, Girshick & Farhadi, ICML 2016) on '
                     'Chainer 7.8.1.')
-    parser.add_argument('--version', action=_VersionAction)
+    parser.add_argument('--version', action='version', version=version_string(),
+                        help='print the versions of dec-chainer, Chainer, NumPy and Python')
     sub = parser.add_subparsers(dest='command', metavar='COMMAND')
-    _add_train(sub)
-    _add_pretrain(sub)
-    _add_cluster(sub)
+    _add_train(sub, 'train', 'the whole DEC pipeline: pretraining, k-means, DEC',
+               'Pretrain the stacked autoencoder, initialise the centroids with k-means and '
+               'train DEC; print ACC/NMI/ARI per phase when labels are known. A run killed '
+               'midway resumes when started again with the same --out (or --resume DIR).')
+    _add_train(sub, 'pretrain', 'phase 1 only: the stacked denoising autoencoder',
+               'Pretrain the autoencoder into --out; `cluster --pretrained DIR` then reuses '
+               'it.', stop_after='pretrain')
+    _add_train(sub, 'cluster', 'phase 2 only: k-means and DEC on a pretrained autoencoder',
+               'Run k-means and DEC using the autoencoder pretrained in --pretrained DIR '
+               '(same pretraining settings, seed and data), or in --out itself.')
     _add_predict(sub)
     _add_evaluate(sub)
     _add_plot(sub)
@@ -416,7 +355,7 @@ def main(argv=None):
     if args.command is None:
         parser.print_help()
         return 2
-    from dec_chainer.training.pipeline import RunDirectoryInUse
+    from dec_chainer.runs import RunDirectoryInUse
     try:
         return args.func(args)
     except (ValueError, FileNotFoundError, RunDirectoryInUse) as e:

@@ -15,7 +15,9 @@ from chainer import serializers
 
 from dec_chainer import _files
 from dec_chainer.links import DeepEmbeddedClustering
-from dec_chainer.presets import DECConfig, get_config
+from dec_chainer.presets import DECConfig, as_overrides, get_config
+from dec_chainer.runs import fit_dec
+from dec_chainer.training import build_autoencoder
 from dec_chainer.validation import check_array, check_labels, check_n_clusters
 
 _META_KEY = '__dec_chainer_meta__'
@@ -47,6 +49,10 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
         device: Chainer device spec: -1 or ``'@numpy'`` (CPU), 0 or ``'@cupy:0'`` (GPU).
         random_state (int or None): the one seed of the fit (None: a fresh random seed).
         verbose (bool): progress bars and status lines.
+        run_dir (str or None): a run directory for snapshots, logs and each phase's result
+            (see :mod:`dec_chainer.runs`): a fit cut short resumes from it when called again
+            with the same settings and data, and a finished one loads instead of
+            retraining. None: a temporary directory, removed after the fit.
 
     Attributes:
         labels_ (ndarray): cluster of each training point.
@@ -54,14 +60,15 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
         n_iter_ (int): iterations of the DEC phase.
         n_features_in_ (int): features seen by ``fit``.
         converged_ (bool): whether DEC stopped on ``tol`` (rather than its iteration cap).
-        report_ (dict): wall time per phase, metrics when ``fit`` got labels, and the
-            machine, versions and BLAS kernels the fit ran with (what a seeded fit repeats on).
+        report_ (dict): the run's report (:func:`dec_chainer.runs.fit_dec`): wall time per
+            phase, metrics when ``fit`` got labels, the configuration, and the machine,
+            versions and BLAS kernels the fit ran with (what a seeded fit repeats on).
         seed_ (int): the seed used.
     """
 
     def __init__(self, n_clusters=10, dims=None, preset='paper', alpha=1.0,
                  update_interval=None, tol=None, config=None, device=-1, random_state=None,
-                 verbose=False):
+                 verbose=False, run_dir=None):
         self.n_clusters = n_clusters
         self.dims = dims
         self.preset = preset
@@ -72,6 +79,7 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.run_dir = run_dir
 
     # -- configuration -------------------------------------------------------------------
 
@@ -96,9 +104,12 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
 
     # -- fitting -------------------------------------------------------------------------
 
-    def fit(self, X, y=None):
-        """Learn the embedding and the clusters of ``X``; ``y`` (optional) only for metrics."""
-        from dec_chainer.training import fit_dec
+    def fit(self, X, y=None, **run_options):
+        """Learn the embedding and the clusters of ``X``; ``y`` (optional) only for metrics.
+
+        ``run_options`` go to :func:`dec_chainer.runs.fit_dec` (``pretrained``, ``log``,
+        ``command``).
+        """
         config = self._build_config()
         X = self._validate(X, reset=True)
         n_clusters = check_n_clusters(self.n_clusters, X.shape[0])
@@ -109,15 +120,15 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
                 y = numpy.unique(y, return_inverse=True)[1].reshape(-1)
             y = check_labels(y, X.shape[0], name='y')
         seed = self._seed()
-        log = print if self.verbose else (lambda *a: None)
-        model, report = fit_dec(X, y, n_clusters, config, out=None, device=self.device,
-                                seed=seed, progress=bool(self.verbose), log=log)
+        run_options.setdefault('log', print if self.verbose else (lambda *a: None))
+        model, labels, report = fit_dec(X, y, n_clusters, config, out=self.run_dir,
+                                        device=self.device, seed=seed,
+                                        progress=bool(self.verbose), **run_options)
         self._set_fitted(model, config, X.shape[1], seed)
-        self.labels_ = report['labels']
+        self.labels_ = labels
         self.n_iter_ = int(report['dec']['iterations'])
         self.converged_ = bool(report['dec']['converged'])
-        self.report_ = {k: report[k] for k in ('seconds', 'metrics', 'pretrain', 'machine',
-                                               'versions', 'blas')}
+        self.report_ = report
         if not self.converged_:
             last = report['dec'].get('last_change')
             warnings.warn(ConvergenceWarning(
@@ -129,20 +140,17 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
         return self
 
     @classmethod
-    def from_model(cls, model, config, n_features, seed, labels, n_iter=None,
-                   converged=None, device=-1):
-        """Wrap a model trained by :func:`dec_chainer.fit_dec` as a fitted estimator."""
-        cfg = config.to_dict()
-        est = cls(n_clusters=model.n_clusters, dims=list(config.hidden_dims), preset='paper',
-                  alpha=config.alpha, update_interval=config.update_interval, tol=config.tol,
-                  config={k: v for k, v in cfg.items()
-                          if k not in ('hidden_dims', 'alpha', 'update_interval', 'tol')},
-                  device=device, random_state=seed)
-        est._set_fitted(model, config, n_features, seed)
-        est.labels_ = numpy.asarray(labels)
-        est.n_iter_ = n_iter
-        est.converged_ = converged
-        return est
+    def from_config(cls, config, n_clusters, **params):
+        """An estimator that fits with exactly ``config`` (a :class:`DECConfig`): its
+        ``preset`` is the named preset nearest to it, ``config`` the settings that differ
+        (and which rows to pretrain on and cluster, which the estimator otherwise sets to
+        all). ``params``: the other constructor parameters."""
+        preset, overrides = as_overrides(config)
+        overrides.update(pretrain_samples=config.pretrain_samples,
+                         cluster_samples=config.cluster_samples)
+        overrides.pop('alpha', None)
+        return cls(n_clusters=n_clusters, preset=preset, alpha=config.alpha,
+                   config=overrides, **params)
 
     def _set_fitted(self, model, config, n_features, seed):
         self.model_ = model
@@ -273,7 +281,6 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
 
 def _empty_model(n_features, config, n_clusters):
     """The architecture of a saved model, to load weights into."""
-    from dec_chainer.training import build_autoencoder
     sdae = build_autoencoder(n_features, config)
     centroids = numpy.zeros((n_clusters, sdae.embedding_size), dtype=numpy.float32)
     model = DeepEmbeddedClustering(sdae, centroids, config.alpha, config.kernel,

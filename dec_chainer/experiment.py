@@ -1,21 +1,33 @@
-"""One DEC experiment on a named data set or file: what ``dec-chainer train`` runs."""
+"""Experiments: a named data set or file, a preset and its overrides, run into a run directory
+and written out as files and tables. What ``dec-chainer train|pretrain|cluster|compare`` and
+the scripts run; training itself goes through :func:`dec_chainer.runs.fit_dec` (via the
+estimator).
 
+- :func:`run_experiment`: one configuration; the model, labels, metrics and figures in its
+  run directory, and with ``results`` the commit-ready report beside the others.
+- :func:`run_many`: N configurations (a comparison, an ablation) in one directory each,
+  tabulated into JSON and Markdown after every run.
+"""
+
+import collections
 import json
 import os
 import time
+import warnings
 
 import numpy
+from sklearn.exceptions import ConvergenceWarning
 
 from dec_chainer import _files
 from dec_chainer.datasets import default_n_clusters, load_dataset
 from dec_chainer.estimator import DEC
 from dec_chainer.presets import get_config
 from dec_chainer.provenance import provenance
-from dec_chainer.reporting import format_table
-from dec_chainer.training import fit_dec
-from dec_chainer.training.pipeline import reuse_pretrained
+from dec_chainer.reporting import format_table, write_tables
+from dec_chainer.runs import find_pretrained, fit_dec
+from dec_chainer.validation import check_n_clusters
 
-
+#: The model file of a run directory (:meth:`dec_chainer.DEC.load` reads it).
 MODEL_FILE = 'dec_model.npz'
 
 
@@ -58,17 +70,15 @@ def describe_plan(dataset='mnist', preset='quick', overrides=None, n_clusters=No
 
     Raises the errors a run would raise before training; trains nothing.
     """
-    from dec_chainer.validation import check_n_clusters
     config = get_config(preset, **(overrides or {}))
     X, y = load_dataset(dataset, scale=config.scale)
     if n_clusters is None:
         n_clusters = default_n_clusters(y)
-    n_pre = min(config.pretrain_samples or len(X), len(X))
-    n_cl = min(config.cluster_samples or len(X), len(X))
+    n_pre, n_cl = config.n_pretrain(len(X)), config.n_cluster(len(X))
     check_n_clusters(n_clusters, n_cl)
     dims = '-'.join(str(d) for d in (X.shape[1],) + tuple(config.hidden_dims))
     batch = config.dec_batchsize or 'all {}'.format(n_cl)
-    lines = [
+    return '\n'.join([
         'data: {}, {} x {} ({}), {} clusters'.format(
             dataset, X.shape[0], X.shape[1], 'labelled' if y is not None else 'no labels',
             n_clusters),
@@ -82,24 +92,34 @@ def describe_plan(dataset='mnist', preset='quick', overrides=None, n_clusters=No
         'label changes or at {} iterations'.format(
             config.kernel, config.alpha, batch, config.dec_lr, config.update_interval,
             config.tol, config.dec_max_iter),
-    ]
-    return '\n'.join(lines)
+    ])
+
+
+def default_name(preset, dataset, seed):
+    """``<preset>-<data set or file stem>-seed<seed>``: the default run and result name."""
+    return '{}-{}-seed{}'.format(
+        preset, os.path.splitext(os.path.basename(str(dataset)))[0], seed)
 
 
 def run_experiment(dataset='mnist', preset='quick', overrides=None, n_clusters=None, seed=0,
                    device=-1, out=None, progress=True, log=print, argv=None, figures=True,
-                   stop_after=None, pretrained=None):
-    """Load ``dataset``, run DEC with ``preset`` (+ ``overrides``), return the report.
+                   stop_after=None, pretrained=None, results=None, name=None):
+    """Load ``dataset``, run DEC with ``preset`` (+ ``overrides``) in run directory ``out``.
 
-    The report (also written to ``out/metrics.json`` when ``out`` is given) holds the
-    metrics and wall time of each phase, the configuration, seed, versions, machine and
-    command. With ``out``, the run directory also gets the model (``dec_model.npz``,
-    loadable with :meth:`dec_chainer.DEC.load`), the labels and, with ``figures``, the
-    figures of :func:`write_run_figures`. ``stop_after='pretrain'`` stops after the
-    autoencoder; ``pretrained=DIR`` reuses the autoencoder of the run directory ``DIR``.
+    With ``out`` the run directory also gets the report (``metrics.json``: metrics and wall
+    time of each phase, configuration, seed, machine, versions, BLAS kernels, command,
+    commit), the model (``dec_model.npz``, loadable with :meth:`dec_chainer.DEC.load`), the
+    labels and, with ``figures``, the figures of :func:`write_run_figures`. With
+    ``results`` (a directory) the report also goes to ``RESULTS/NAME.json`` and the DEC
+    phase's log to ``RESULTS/NAME.dec_log.json`` (NAME: :func:`default_name`).
+    ``stop_after='pretrain'`` stops after the autoencoder; ``pretrained=DIR`` reuses the
+    autoencoder of the run directory ``DIR``.
+
+    Returns:
+        tuple: the fitted :class:`~dec_chainer.DEC` (None when stopped after pretraining)
+        and the report.
     """
     config = get_config(preset, **(overrides or {}))
-    origin = provenance(argv)  # the commit and command this run starts from
     t0 = time.time()
     X, y = load_dataset(dataset, scale=config.scale)
     if n_clusters is None:
@@ -107,40 +127,100 @@ def run_experiment(dataset='mnist', preset='quick', overrides=None, n_clusters=N
     load_s = time.time() - t0
     log('[data] {}: {} x {}, {} clusters, preset {}, seed {}'.format(
         dataset, X.shape[0], X.shape[1], n_clusters, preset, seed))
-    if pretrained is not None:
-        if out is None:
-            raise ValueError('reusing a pretrained autoencoder needs an output directory')
-        reuse_pretrained(pretrained, out, config, seed, X)
-        log('[pretrain] reusing the autoencoder of {}'.format(pretrained))
-    model, report = fit_dec(X, y, n_clusters, config, out=out, device=device, seed=seed,
-                            progress=progress, log=log, stop_after=stop_after)
-    if pretrained is not None:
-        report['pretrained_from'] = os.path.abspath(pretrained)
+    options = dict(log=log, pretrained=pretrained, command=argv)
+    if stop_after is not None:
+        est, (_, _, report) = None, fit_dec(X, y, n_clusters, config, out, device, seed,
+                                            progress, stop_after=stop_after, **options)
+    else:
+        est = DEC.from_config(config, n_clusters, random_state=seed, device=device,
+                              run_dir=out, verbose=progress)
+        with warnings.catch_warnings():  # the report says whether DEC converged
+            warnings.simplefilter('ignore', ConvergenceWarning)
+            est.fit(X, y, **options)
+        report = est.report_
     report['seconds']['load'] = round(load_s, 2)
     report['seconds']['total'] = round(time.time() - t0, 2)
-    report.update(dataset=dataset, preset=preset, overrides=overrides or {},
-                  provenance=origin)
-    if model is None:  # stopped after pretraining
-        if out is not None:
-            _files.write_json(os.path.join(out, 'metrics.json'), report, indent=2,
-                              default=_json_default)
-        return model, report
-    labels = report.pop('labels')
-    if out is not None:
+    report.update(dataset=dataset, preset=preset, overrides=overrides or {})
+    if out is not None and est is not None:
         with _files.atomic_write(os.path.join(out, 'labels.npy'), 'wb') as f:
-            numpy.save(f, labels)
-        estimator = DEC.from_model(model, config, X.shape[1], seed, labels,
-                                   report['dec']['iterations'], report['dec']['converged'],
-                                   device=device)
-        estimator.save(os.path.join(out, MODEL_FILE))
+            numpy.save(f, est.labels_)
+        est.save(os.path.join(out, MODEL_FILE))
         if figures:
             n_cl = report['n_cluster']
             report['figures'] = write_run_figures(
-                out, estimator, X[:n_cl], None if y is None else y[:n_cl], seed=seed)
-        _files.write_json(os.path.join(out, 'metrics.json'), report, indent=2,
-                          default=_json_default)
-    report['labels'] = labels
-    return model, report
+                out, est, X[:n_cl], None if y is None else y[:n_cl], seed=seed)
+    if out is not None:
+        _files.write_json(os.path.join(out, 'metrics.json'), report)
+    if results is not None:
+        name = name or default_name(preset, dataset, seed)
+        os.makedirs(results, exist_ok=True)
+        _files.write_json(os.path.join(results, name + '.json'), report)
+        dec_log = os.path.join(out or '', 'dec', 'log')
+        if out is not None and os.path.exists(dec_log):
+            _files.copy(dec_log, os.path.join(results, name + '.dec_log.json'))
+    return est, report
+
+
+#: One configuration of :func:`run_many`: its name (and run subdirectory), preset,
+#: overrides, and the values it adds to its row of the table.
+Job = collections.namedtuple('Job', ['name', 'preset', 'overrides', 'row'])
+
+
+def run_row(report):
+    """The row of a finished run in the tables of :func:`run_many`."""
+    m, s = report['metrics'], report['seconds']
+    ae, dec = m.get('ae_kmeans', {}), m.get('dec', {})
+    return {'ae_acc': ae.get('acc'), 'ae_nmi': ae.get('nmi'), 'ae_ari': ae.get('ari'),
+            'acc': dec.get('acc'), 'nmi': dec.get('nmi'), 'ari': dec.get('ari'),
+            'iterations': report['dec']['iterations'], 'pretrain_s': s['pretrain'],
+            'dec_s': s['dec'], 'seconds': s['compute'],
+            'pretrained_from': report.get('pretrained_from')}
+
+
+def run_many(jobs, dataset, seed, out, stem, columns, overrides=None, n_clusters=None,
+             device=-1, progress=True, log=print, argv=None, pretrained=(), finish=None):
+    """Run each of ``jobs`` in ``OUT/<job.name>``; tabulate the rows into ``STEM.json`` and
+    ``STEM.md`` (:func:`~dec_chainer.reporting.write_tables`) after every run.
+
+    A job whose autoencoder settings, seed and data equal those of a finished run (a run
+    directory in ``pretrained``, or another job's) reuses that autoencoder, and such jobs
+    run first. Rows keep the jobs' order; ``finish(rows)`` may add derived columns. A killed
+    batch resumes where it stopped when started again with the same ``out``.
+
+    Returns:
+        list of dict: the rows.
+    """
+    scaled = {}  # the data as each scale makes it (reuse compares its digest)
+
+    def source(job):
+        config = get_config(job.preset, **job.overrides)
+        if os.path.exists(os.path.join(out, job.name, 'pretrain', 'finetune.npz')):
+            return None  # its own autoencoder is there
+        if config.scale not in scaled:
+            scaled[config.scale] = load_dataset(dataset, scale=config.scale)[0]
+        others = [os.path.join(out, j.name) for j in jobs if j.name != job.name]
+        return find_pretrained(list(pretrained) + others, config, seed, scaled[config.scale])
+
+    for job in jobs:  # every configuration is checked before anything runs
+        get_config(job.preset, **job.overrides)
+    order = [job.name for job in jobs]
+    origin = provenance(argv)
+    rows, t0 = [], time.time()
+    for job in sorted(jobs, key=lambda job: source(job) is None):
+        src = source(job)
+        log('\n=== {}{}'.format(job.name, ', reusing the autoencoder of ' + src if src else ''))
+        _, report = run_experiment(dataset, job.preset, job.overrides, n_clusters, seed,
+                                   device, os.path.join(out, job.name), progress, log=log,
+                                   argv=argv, figures=False, pretrained=src)
+        rows.append(dict(dict(job.row, name=job.name), **run_row(report)))
+        rows.sort(key=lambda row: order.index(row['name']))
+        if finish is not None:
+            finish(rows)
+        table = write_tables(stem, rows, columns, {
+            'dataset': dataset, 'seed': seed, 'overrides': overrides or {},
+            'provenance': origin, 'wall_seconds': round(time.time() - t0, 1)})
+        log('\n' + table)
+    return rows
 
 
 def _read_log(path):
@@ -187,12 +267,6 @@ def write_run_figures(out, estimator, X, y=None, seed=0, n_points=500):
         ax = vis_confusion(y, labels, ax=pyplot().subplots(figsize=(7, 6))[1])
         written['confusion'] = save(ax, os.path.join(fig_dir, 'confusion.png'))
     return written
-
-
-def _json_default(o):
-    if isinstance(o, numpy.generic):
-        return o.item()
-    return str(o)
 
 
 def results_table(report):

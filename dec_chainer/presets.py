@@ -96,6 +96,14 @@ class DECConfig:
                 ', '.join(unknown), ', '.join(sorted(names))))
         return dataclasses.replace(self, **overrides)
 
+    def n_pretrain(self, n):
+        """How many of ``n`` rows the autoencoder learns from (the first ones)."""
+        return min(self.pretrain_samples or n, n)
+
+    def n_cluster(self, n):
+        """How many of ``n`` rows are clustered and evaluated (the first ones)."""
+        return min(self.cluster_samples or n, n)
+
     def to_dict(self):
         d = dataclasses.asdict(self)
         d['hidden_dims'] = list(self.hidden_dims)
@@ -251,3 +259,16 @@ def get_config(preset='paper', **overrides):
         raise ValueError('unknown preset {!r}; choose one of {}'.format(
             preset, ', '.join(PRESETS)))
     return base.replace(**overrides).validate()
+
+
+def as_overrides(config):
+    """``(preset, overrides)`` with ``get_config(preset, **overrides) == config``: the named
+    preset ``config`` differs least from, and the settings in which it differs."""
+    mine = config.to_dict()
+
+    def diff(name):
+        theirs = PRESETS[name].to_dict()
+        return {k: v for k, v in mine.items() if theirs[k] != v}
+
+    name = min(PRESETS, key=lambda name: len(diff(name)))
+    return name, diff(name)

@@ -53,8 +53,8 @@ def blas_info():
 
 def versions():
     import chainer
-    import dec_chainer
-    out = {'dec_chainer': dec_chainer.__version__, 'chainer': chainer.__version__,
+    from dec_chainer._version import __version__
+    out = {'dec_chainer': __version__, 'chainer': chainer.__version__,
            'numpy': numpy.__version__, 'python': platform.python_version()}
     for name in ('scipy', 'sklearn', 'cupy'):
         module = sys.modules.get(name)  # what this process used; nothing imported here

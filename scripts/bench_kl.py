@@ -18,7 +18,6 @@ Writes JSON and a Markdown table to --out (default results/bench).
 
 import argparse
 import itertools
-import json
 import os
 import sys
 import time
@@ -31,7 +30,8 @@ import chainer
 from dec_chainer import target_distribution
 from dec_chainer.functions import dec_kl_divergence
 from dec_chainer.provenance import provenance
-from dec_chainer.reporting import format_table
+from dec_chainer import _files
+from dec_chainer.reporting import format_table, machine_line
 
 K, D = 10, 10
 
@@ -232,14 +232,9 @@ def main(argv=None):
               'repeat': args.repeat, 'provenance': provenance(
                   ['python', 'scripts/bench_kl.py'] + sys.argv[1:])}
     suffix = '_gpu' if gpu else ''
-    with open(os.path.join(args.out, 'bench_kl{}.json'.format(suffix)), 'w') as f:
-        json.dump(result, f, indent=2)
+    _files.write_json(os.path.join(args.out, 'bench_kl{}.json'.format(suffix)), result)
     md = ['# bench_kl: DEC loss and P, K={}, d={}, float32'.format(K, D), '',
-          'machine: {} ({} cores), BLAS: {}, commit {}'.format(
-              result['provenance']['machine']['cpu'], result['provenance']['machine']['cores'],
-              ', '.join('{internal_api} {version} {architecture} x{num_threads}'.format(**b)
-                        for b in result['provenance']['blas'] or []),
-              result['provenance']['git_commit']), '', '```',
+          machine_line(result['provenance']), '', '```',
           format_table(rows, [('n', 'n'), ('what', 'what'),
                               ('article_ms', 'article (ms)', '{:.2f}'),
                               ('numpy_ms', 'dec_chainer numpy (ms)', '{:.3f}'),
@@ -253,7 +248,7 @@ def main(argv=None):
         md += ['', 'P over {n:,} points through a {encoder} encoder in batches of '
                '{batchsize}: peak {peak_mib} MiB of host memory (the hidden layer of all '
                'points at once alone: {all_at_once_hidden_mib} MiB).'.format(**memory)]
-    with open(os.path.join(args.out, 'bench_kl{}.md'.format(suffix)), 'w') as f:
+    with _files.atomic_write(os.path.join(args.out, 'bench_kl{}.md'.format(suffix))) as f:
         f.write('\n'.join(md) + '\n')
     return 0
 

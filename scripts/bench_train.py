@@ -31,7 +31,6 @@ Results go to --out (default results/bench) as JSON and Markdown.
 import argparse
 import cProfile
 import io
-import json
 import os
 import pstats
 import sys
@@ -43,8 +42,9 @@ import numpy
 import dec_chainer  # before chainer: makes Chainer 7.8.1 work on NumPy 2
 import chainer
 from dec_chainer.links import ReconstructionLoss, StackedDenoisingAutoEncoder
+from dec_chainer import _files
 from dec_chainer.provenance import provenance
-from dec_chainer.reporting import format_table
+from dec_chainer.reporting import format_table, machine_line
 from dec_chainer.presets import get_config
 from dec_chainer.training._common import (BatchIterator, make_trainer, send_batch,
                                           stage_random_state)
@@ -330,17 +330,12 @@ def main(argv=None):
     prov = provenance(['python', 'scripts/bench_train.py'] + sys.argv[1:])
     if not args.no_stages:
         write_stages(stage_rows(args.iters), args.out, prov)
-    with open(os.path.join(args.out, 'bench_train.json'), 'w') as f:
-        json.dump({'rows': rows, 'baseline': base_name, 'dims': DIMS, 'batch': BATCH,
-                   'iters': args.iters, 'provenance': prov}, f, indent=2)
-    with open(os.path.join(args.out, 'bench_train.md'), 'w') as f:
-        f.write('# bench_train: one iteration of {} (batch {}), float32\n\n'
-                'machine: {} ({} cores), BLAS: {}, commit {}\n\n```\n{}\n```\n'.format(
-                    '-'.join(map(str, DIMS)), BATCH, prov['machine']['cpu'],
-                    prov['machine']['cores'],
-                    ', '.join('{internal_api} {version} {architecture} x{num_threads}'
-                              .format(**b) for b in prov['blas'] or []),
-                    prov['git_commit'], table))
+    _files.write_json(os.path.join(args.out, 'bench_train.json'), {
+        'rows': rows, 'baseline': base_name, 'dims': DIMS, 'batch': BATCH,
+        'iters': args.iters, 'provenance': prov})
+    with _files.atomic_write(os.path.join(args.out, 'bench_train.md')) as f:
+        f.write('# bench_train: one iteration of {} (batch {}), float32\n\n{}\n\n```\n{}\n'
+                '```\n'.format('-'.join(map(str, DIMS)), BATCH, machine_line(prov), table))
     return 0
 
 
@@ -357,16 +352,12 @@ def write_stages(rows, out, prov):
                  'also drops raw pixels, slightly more mask work in layer 1)')
     print(table)
     print('\n'.join(lines))
-    with open(os.path.join(out, 'bench_train_stages.json'), 'w') as f:
-        json.dump({'rows': rows, 'projection': proj, 'batch': BATCH, 'provenance': prov},
-                  f, indent=2)
-    with open(os.path.join(out, 'bench_train_stages.md'), 'w') as f:
+    _files.write_json(os.path.join(out, 'bench_train_stages.json'), {
+        'rows': rows, 'projection': proj, 'batch': BATCH, 'provenance': prov})
+    with _files.atomic_write(os.path.join(out, 'bench_train_stages.md')) as f:
         f.write('# bench_train stages: each pretraining stage against its GEMM floor (batch {})'
-                '\n\nmachine: {} ({} cores), BLAS: {}, commit {}\n\n```\n{}\n```\n\n{}\n'
-                .format(BATCH, prov['machine']['cpu'], prov['machine']['cores'],
-                        ', '.join('{internal_api} {version} {architecture} x{num_threads}'
-                                  .format(**b) for b in prov['blas'] or []),
-                        prov['git_commit'], table, '\n'.join('- ' + x for x in lines)))
+                '\n\n{}\n\n```\n{}\n```\n\n{}\n'.format(
+                    BATCH, machine_line(prov), table, '\n'.join('- ' + x for x in lines)))
 
 
 if __name__ == '__main__':

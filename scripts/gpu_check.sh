@@ -72,7 +72,7 @@ li=$("$py" -c "print(max(1, round(50000 * $scale)))")
 fi_=$("$py" -c "print(max(1, round(100000 * $scale)))")
 di=$("$py" -c "print(max(160, round(20000 * $scale)))")
 start=$(date +%s)
-"$py" scripts/run_preset.py --preset paper --dataset mnist --seed 0 --device "$device" \
+"$py" -m dec_chainer train --preset paper --dataset mnist --seed 0 --device "$device" \
   --out "$out/run-paper" --results "$out" --name paper-mnist-scaled --no-progress \
   --set layerwise_iters="$li" finetune_iters="$fi_" dec_max_iter="$di" \
   lr_step="$("$py" -c "print(max(1, round(20000 * $scale)))")" || status=1

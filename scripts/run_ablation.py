@@ -18,18 +18,17 @@ rewritten after every variant.
 """
 
 import argparse
-import json
 import os
 import sys
-import time
 
-from dec_chainer.datasets import load_dataset
-from dec_chainer.experiment import (_json_default, parse_overrides, run_experiment,
-                                    split_overrides)
+from dec_chainer.cli import device_type
+from dec_chainer.experiment import Job, parse_overrides, run_many, split_overrides
 from dec_chainer.presets import article_ablation, get_config
-from dec_chainer.provenance import provenance
-from dec_chainer.reporting import format_table
-from dec_chainer.training.pipeline import check_pretrained
+
+COLUMNS = [('variant', 'switched to the paper'), ('switched', 'settings'),
+           ('ae_acc', 'AE+k-means ACC'), ('acc', 'DEC ACC'), ('delta_acc', 'vs article', '{:+.4f}'),
+           ('nmi', 'NMI'), ('ari', 'ARI'), ('iterations', 'DEC iterations'),
+           ('pretrain_s', 'pretrain (s)', '{:.0f}'), ('dec_s', 'DEC (s)', '{:.0f}')]
 
 
 def plan(overrides, only=None):
@@ -50,17 +49,6 @@ def plan(overrides, only=None):
     return variants
 
 
-def find_pretrained(candidates, config, seed, X):
-    """The first run directory among ``candidates`` holding this autoencoder, or None."""
-    for source in candidates:
-        try:
-            check_pretrained(source, config, seed, X)
-        except (ValueError, FileNotFoundError):
-            continue
-        return source
-    return None
-
-
 def describe(switched):
     if switched is None:
         return 'every choice (the paper preset)'
@@ -69,13 +57,20 @@ def describe(switched):
     return ', '.join('{}={}'.format(k, v) for k, v in switched.items())
 
 
+def relative_to_article(rows):
+    """Each row's DEC ACC minus the article preset's (when that has run)."""
+    base = next((row['acc'] for row in rows if row['variant'] == 'article'), None)
+    for row in rows:
+        row['delta_acc'] = None if base is None else row['acc'] - base
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--dataset', default='mnist')
     p.add_argument('--clusters', type=int, default=None)
     p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--device', default='-1')
+    p.add_argument('--device', default='-1', type=device_type)
     p.add_argument('--out', default=None, help='default: runs/ablation-<dataset>-seed<seed>')
     p.add_argument('--results', default='results/ablation')
     p.add_argument('--name', default=None, help='result file stem')
@@ -86,73 +81,21 @@ def main(argv=None):
     p.add_argument('--no-progress', action='store_true')
     p.add_argument('--dry-run', action='store_true', help='print the plan, train nothing')
     args = p.parse_args(argv)
-    device = int(args.device) if args.device.lstrip('-').isdigit() else args.device
     overrides = parse_overrides(args.set)
     variants = plan(overrides, args.only)
-    name = args.name or 'ablation-{}-seed{}'.format(args.dataset, args.seed)
-    out = args.out or os.path.join('runs', name)
     if args.dry_run:
         for variant, preset, ov, switched in variants:
             print('{:15s} {} preset, switched: {}'.format(variant, preset, describe(switched)))
         return 0
-
-    origin = provenance(['python', 'scripts/run_ablation.py'] + sys.argv[1:])
-    scaled = {}  # the data as each variant's scale makes it (reuse compares its digest)
-
-    def data(config):
-        if config.scale not in scaled:
-            scaled[config.scale] = load_dataset(args.dataset, scale=config.scale)[0]
-        return scaled[config.scale]
-
-    os.makedirs(args.results, exist_ok=True)
-    order = [v[0] for v in variants]
-    # variants that can reuse a given autoencoder first: their (cheap) rows come early
-    def ready(variant):
-        config = get_config(variant[1], **variant[2])
-        return find_pretrained(args.pretrained, config, args.seed, data(config)) is not None
-
-    variants.sort(key=lambda v: not ready(v))
-    rows, t0 = [], time.time()
-    for variant, preset, ov, switched in variants:
-        run_dir = os.path.join(out, variant)
-        config = get_config(preset, **ov)
-        source = None
-        if not os.path.exists(os.path.join(run_dir, 'pretrain', 'finetune.npz')):
-            others = [os.path.join(out, v) for v in order if v != variant]
-            source = find_pretrained(list(args.pretrained) + others, config, args.seed,
-                                     data(config))
-        print('\n=== {}: switched {}{}'.format(
-            variant, describe(switched), ', reusing the autoencoder of ' + source
-            if source else ''))
-        _, r = run_experiment(args.dataset, preset, ov, args.clusters, args.seed, device,
-                              run_dir, not args.no_progress, figures=False,
-                              pretrained=source, argv=origin['command'].split())
-        m, s = r['metrics'], r['seconds']
-        rows.append({'variant': variant, 'switched': describe(switched),
-                     'ae_acc': m['ae_kmeans']['acc'], 'acc': m['dec']['acc'],
-                     'nmi': m['dec']['nmi'], 'ari': m['dec']['ari'],
-                     'iterations': r['dec']['iterations'],
-                     'pretrain_s': s['pretrain'], 'dec_s': s['dec'],
-                     'pretrained_from': r.get('pretrained_from')})
-        rows.sort(key=lambda row: order.index(row['variant']))
-        base = next((row['acc'] for row in rows if row['variant'] == 'article'), None)
-        for row in rows:
-            row['delta_acc'] = None if base is None else row['acc'] - base
-        table = format_table(rows, [
-            ('variant', 'switched to the paper'), ('switched', 'settings'),
-            ('ae_acc', 'AE+k-means ACC'), ('acc', 'DEC ACC'),
-            ('delta_acc', 'vs article', '{:+.4f}'), ('nmi', 'NMI'), ('ari', 'ARI'),
-            ('iterations', 'DEC iterations'), ('pretrain_s', 'pretrain (s)', '{:.0f}'),
-            ('dec_s', 'DEC (s)', '{:.0f}')])
-        with open(os.path.join(args.results, name + '.json'), 'w') as f:
-            json.dump({'dataset': args.dataset, 'seed': args.seed, 'overrides': overrides,
-                       'rows': rows, 'provenance': origin,
-                       'wall_seconds': round(time.time() - t0, 1)}, f, indent=2,
-                      default=_json_default)
-        with open(os.path.join(args.results, name + '.md'), 'w') as f:
-            f.write('dataset {}, seed {}, overrides {}\n\n```\n{}\n```\n'.format(
-                args.dataset, args.seed, overrides or 'none', table))
-        print('\n' + table)
+    name = args.name or 'ablation-{}-seed{}'.format(args.dataset, args.seed)
+    jobs = [Job(variant, preset, ov, {'variant': variant, 'switched': describe(switched)})
+            for variant, preset, ov, switched in variants]
+    run_many(jobs, args.dataset, args.seed, args.out or os.path.join('runs', name),
+             os.path.join(args.results, name), COLUMNS, overrides, args.clusters,
+             args.device, not args.no_progress,
+             argv=['python', 'scripts/run_ablation.py'] + list(sys.argv[1:] if argv is None
+                                                               else argv),
+             pretrained=args.pretrained, finish=relative_to_article)
     return 0
 
 

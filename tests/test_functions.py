@@ -174,8 +174,8 @@ def test_target_distribution_properties():
 
 @pytest.mark.parametrize('order', ['C', 'F'])
 def test_target_distribution_any_layout_leaves_q_alone(order):
-    # CPU q from soft_assignment is Fortran-ordered (a (K, n) array's transpose); q built by
-    # hand is usually C-ordered: same P, and q is never written to
+    # q from soft_assignment is C-ordered; a Fortran-ordered q gives the same P; q is never
+    # written to
     z, mu = make(40, 4, 3)
     q = numpy.asarray(soft_assignment(z, mu).array, order=order)
     before = q.copy()
@@ -183,7 +183,26 @@ def test_target_distribution_any_layout_leaves_q_alone(order):
     numpy.testing.assert_array_equal(q, before)
     w = q ** 2 / q.sum(axis=0)
     numpy.testing.assert_allclose(p, w / w.sum(axis=1, keepdims=True), rtol=1e-12)
-    assert p.shape == q.shape and p.dtype == q.dtype
+    assert p.shape == q.shape and p.dtype == q.dtype and p.flags.c_contiguous
+
+
+def test_public_results_come_in_the_documented_layout():
+    """q and P are (n, K) C-contiguous arrays on the CPU, as documented (no transposed
+    views of internal (K, n) buffers)."""
+    z, mu = make(40, 4, 3)
+    q = soft_assignment(z, mu).array
+    assert q.shape == (40, 4) and q.flags.c_contiguous
+    assert target_distribution(q).flags.c_contiguous
+
+
+def test_docstring_examples_run():
+    """The runnable examples in the functions' docstrings say what the functions do."""
+    import doctest
+    import importlib
+    for name in ('soft_assignment', 'dec_kl_divergence', 'target_distribution'):
+        module = importlib.import_module('dec_chainer.functions.' + name)
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert result.attempted > 0 and result.failed == 0, module.__name__
 
 
 # -- numerics and dtypes -----------------------------------------------------------------

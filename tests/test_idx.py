@@ -4,7 +4,9 @@ import struct
 import numpy
 import pytest
 
-from dec_chainer.datasets import read_idx, write_idx
+from dec_chainer.datasets import read_idx
+
+from conftest import write_idx
 
 
 @pytest.mark.parametrize('suffix', ['', '.gz'])

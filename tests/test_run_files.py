@@ -38,7 +38,7 @@ def fit(data, out):
 
 @pytest.fixture(scope='module')
 def reference(data, tmp_path_factory):
-    return fit(data, tmp_path_factory.mktemp('ref'))[1]['labels']
+    return fit(data, tmp_path_factory.mktemp('ref')).labels
 
 
 class Killed(BaseException):
@@ -77,8 +77,8 @@ def test_a_kill_while_any_file_is_written_resumes_to_the_same_labels(
     assert calls, 'the run never wrote ' + victim
     assert not os.path.exists(calls[0])            # nothing half-written under its name
     monkeypatch.setattr(_files.os, 'replace', real_replace)
-    _, report = fit(data, tmp_path)                # the rerun resumes
-    numpy.testing.assert_array_equal(report['labels'], reference)
+    labels = fit(data, tmp_path).labels            # the rerun resumes
+    numpy.testing.assert_array_equal(labels, reference)
 
 
 class _Payload:
@@ -128,7 +128,7 @@ def test_truncated_stage_file_gets_a_clear_error(data, tmp_path):
 
 
 def test_a_run_directory_refuses_other_data_of_the_same_shape(data, tmp_path):
-    from dec_chainer.training.pipeline import check_pretrained
+    from dec_chainer.runs import check_pretrained
     X, y = data
     fit(data, tmp_path)
     other = (X[::-1].copy(), y[::-1].copy())         # same shape, same values, other order
@@ -141,7 +141,7 @@ def test_a_run_directory_refuses_other_data_of_the_same_shape(data, tmp_path):
 
 
 def test_one_process_at_a_time_owns_a_run_directory(data, tmp_path):
-    from dec_chainer.training.pipeline import own_run_dir
+    from dec_chainer.runs import own_run_dir
     with own_run_dir(str(tmp_path)):                  # as another run would hold it
         with pytest.raises(RuntimeError, match='run directory .* is in use by process '
                                                '{}'.format(os.getpid())):

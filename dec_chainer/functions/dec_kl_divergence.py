@@ -13,7 +13,11 @@ class DECKLDivergence(function.Function):
 
     """``KL(P || Q)`` between a fixed target ``P`` and the soft assignment ``Q``.
 
-    See :func:`dec_kl_divergence`.
+    See :func:`dec_kl_divergence`. Retained for backward: the inputs ``z`` and
+    ``centroids``; ``q`` and the kernel factor ``h``; and ``P``, which on the CPU is kept
+    once, transposed to the (K, n) layout the backward reads (the input itself is not
+    retained there). ``log q`` serves the forward only on the CPU; on the GPU the backward
+    recomputes ``q`` from it inside its fused kernel. The output is not retained.
     """
 
     def __init__(self, alpha=1.0, kernel='squared', reduce='mean'):
@@ -44,14 +48,14 @@ class DECKLDivergence(function.Function):
         return 1.0 / n if self.reduce == 'mean' else 1.0
 
     def forward_cpu(self, inputs):
+        self.retain_inputs((0, 1))  # p is kept below, transposed
         z, mu, p = inputs
         # (K, n) layout on the CPU, see _student_t.log_q_cpu
-        self.logq_t, self.q_t, self.h_t = _student_t.log_q_cpu(z, mu, self.alpha,
-                                                                self.kernel)
+        logq_t, self.q_t, self.h_t = _student_t.log_q_cpu(z, mu, self.alpha, self.kernel)
         self.p_t = p_t = numpy.ascontiguousarray(p.T)
         # 0 log 0 = 0: rows of P may hold exact zeros
         log_p = numpy.log(p_t, where=p_t > 0, out=numpy.zeros_like(p_t))
-        log_p -= self.logq_t
+        log_p -= logq_t
         log_p *= p_t
         kl = numpy.sum(log_p, dtype=numpy.float64)
         return numpy.asarray(kl * self._scale(len(z)), dtype=z.dtype),
@@ -59,12 +63,13 @@ class DECKLDivergence(function.Function):
     def forward_gpu(self, inputs):
         z, mu, p = inputs
         self.logq, _, self.h = _student_t.log_q_gpu(z, mu, self.alpha, self.kernel)
+        # summed in float64, as on the CPU
         kl = cuda.reduce(
-            'T p, T logq', 'T kl',
-            'p > 0 ? p * (log(p) - logq) : (T)0', 'a + b', 'kl = a', '0',
-            'dec_kl_fwd',
+            'T p, T logq', 'float64 kl',
+            'p > 0 ? (double)p * (log((double)p) - (double)logq) : 0.0', 'a + b', 'kl = a',
+            '0', 'dec_kl_fwd', reduce_type='float64',
         )(p, self.logq)
-        return kl * z.dtype.type(self._scale(len(z))),
+        return (kl * self._scale(len(z))).astype(z.dtype),
 
     def backward_cpu(self, inputs, grad_outputs):
         z, mu, _ = inputs
@@ -95,11 +100,23 @@ class DECKLDivergence(function.Function):
 
 
 def dec_kl_divergence(z, centroids, p, alpha=1.0, kernel='squared', reduce='mean'):
-    """DEC's loss ``KL(P || Q) = sum_i sum_j p_ij log(p_ij / q_ij)`` (Xie et al. 2016, eq. 2).
+    r"""DEC's loss, the KL divergence of ``Q`` from the target ``P`` (Xie et al. 2016, eq. 2).
+
+    .. math::
+
+        L = \mathrm{KL}(P \| Q) = \sum_i \sum_j p_{ij} \log \frac{p_{ij}}{q_{ij}}
 
     ``Q`` is :func:`soft_assignment` of ``z`` to ``centroids``; ``P`` is a constant target
     (see :func:`dec_chainer.target_distribution`) and gets no gradient. The gradients are the
-    paper's eqs. 4-5 in GEMM form (O(nK) memory, no (n, K, d) tensor).
+    paper's eqs. 4-5,
+
+    .. math::
+
+        \frac{\partial L}{\partial z_i} = \frac{\alpha + 1}{\alpha} \sum_j
+            (1 + \|z_i - \mu_j\|^2 / \alpha)^{-1} (p_{ij} - q_{ij}) (z_i - \mu_j),
+
+    and the same with the opposite sign for :math:`\mu_j`, in GEMM form (O(nK) memory, no
+    (n, K, d) tensor). The sum is accumulated in float64 on CPU and GPU alike.
 
     Args:
         z: embeddings (n, d), float32 or float64.
@@ -112,5 +129,19 @@ def dec_kl_divergence(z, centroids, p, alpha=1.0, kernel='squared', reduce='mean
 
     Returns:
         ~chainer.Variable: the scalar loss.
+
+    .. admonition:: Example
+
+        >>> import chainer, numpy
+        >>> from dec_chainer.functions import dec_kl_divergence, soft_assignment
+        >>> z = chainer.Variable(numpy.array([[0, 0], [2, 2]], dtype=numpy.float32))
+        >>> mu = numpy.array([[0, 0], [2, 2]], dtype=numpy.float32)
+        >>> q = soft_assignment(z, mu).array
+        >>> abs(float(dec_kl_divergence(z, mu, q).array)) < 1e-6  # P = Q: no divergence
+        True
+        >>> loss = dec_kl_divergence(z, mu, numpy.eye(2, dtype=numpy.float32))
+        >>> loss.backward()
+        >>> z.grad.shape
+        (2, 2)
     """
     return DECKLDivergence(alpha, kernel, reduce)(z, centroids, p)

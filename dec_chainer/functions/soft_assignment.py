@@ -13,7 +13,10 @@ class SoftAssignment(function.Function):
 
     """``q_ij = k(z_i, mu_j) / sum_j' k(z_i, mu_j')`` with a Student's t kernel ``k``.
 
-    See :func:`soft_assignment`.
+    See :func:`soft_assignment`. Retained for backward: the inputs ``z`` and ``centroids``
+    (the gradient's two GEMMs), and ``q`` and the kernel factor ``h`` (see
+    :mod:`~dec_chainer.functions._student_t`), kept by the forward pass in the layout its
+    backward reads: (K, n) on the CPU, (n, K) on the GPU. The output is not retained.
     """
 
     def __init__(self, alpha=1.0, kernel='squared'):
@@ -34,9 +37,7 @@ class SoftAssignment(function.Function):
     def forward_cpu(self, inputs):
         z, mu = inputs
         _, self.q_t, self.h_t = _student_t.log_q_cpu(z, mu, self.alpha, self.kernel)
-        # computed (K, n), see log_q_cpu; q is its transposed view (Fortran order), which
-        # target_distribution and the (K, n) code paths read without a copy
-        return self.q_t.T,
+        return numpy.ascontiguousarray(self.q_t.T),  # computed (K, n): see log_q_cpu
 
     def forward_gpu(self, inputs):
         z, mu = inputs
@@ -68,12 +69,16 @@ class SoftAssignment(function.Function):
 
 
 def soft_assignment(z, centroids, alpha=1.0, kernel='squared'):
-    """Soft assignment of points to centroids (DEC, Xie et al. 2016, eq. 1).
+    r"""Soft assignment of points to centroids (DEC, Xie et al. 2016, eq. 1).
 
-    ``q_ij ∝ (1 + ||z_i - mu_j||^2 / alpha)^(-(alpha + 1) / 2)``, normalised over ``j``;
-    ``kernel='distance'`` uses ``||z_i - mu_j||`` in place of its square (the original
-    Chainer repository's choice). Computed in log space, so ``q`` stays finite and normalised
-    for far-away points, in float32 and float64.
+    .. math::
+
+        q_{ij} = \frac{(1 + \|z_i - \mu_j\|^2 / \alpha)^{-\frac{\alpha + 1}{2}}}
+                       {\sum_{j'} (1 + \|z_i - \mu_{j'}\|^2 / \alpha)^{-\frac{\alpha + 1}{2}}}
+
+    ``kernel='distance'`` uses :math:`\|z_i - \mu_j\|` in place of its square (the
+    original Chainer repository's choice). Computed in log space, so ``q`` stays finite and
+    normalised for far-away points, in float32 and float64.
 
     Args:
         z (:class:`~chainer.Variable` or array): embeddings, shape (n, d), float.
@@ -82,6 +87,19 @@ def soft_assignment(z, centroids, alpha=1.0, kernel='squared'):
         kernel (str): ``'squared'`` (paper) or ``'distance'`` (article).
 
     Returns:
-        ~chainer.Variable: ``q``, shape (n, K); differentiable in ``z`` and ``centroids``.
+        ~chainer.Variable: ``q``, shape (n, K), C-contiguous; differentiable in ``z`` and
+        ``centroids``.
+
+    .. admonition:: Example
+
+        >>> import numpy
+        >>> from dec_chainer.functions import soft_assignment
+        >>> z = numpy.array([[0, 0], [2, 2]], dtype=numpy.float32)
+        >>> mu = numpy.array([[0, 0], [2, 2], [0, 2]], dtype=numpy.float32)
+        >>> q = soft_assignment(z, mu).array
+        >>> q.shape, bool(numpy.allclose(q.sum(axis=1), 1))
+        ((2, 3), True)
+        >>> q.argmax(axis=1)
+        array([0, 1])
     """
     return SoftAssignment(alpha, kernel)(z, centroids)

@@ -15,17 +15,28 @@ for (int j = 0; j < K; ++j) {
     total += w;
 }
 for (int j = 0; j < K; ++j) p[base + j] /= total;
-s = total;
 '''
 
 
 def target_distribution(q):
-    """``p_ij = (q_ij^2 / f_j) / sum_j' (q_ij'^2 / f_j')`` with ``f_j = sum_i q_ij``.
+    r"""DEC's auxiliary target distribution ``P`` from the soft assignment ``Q`` (eq. 3).
+
+    .. math::
+
+        p_{ij} = \frac{q_{ij}^2 / f_j}{\sum_{j'} q_{ij'}^2 / f_{j'}}, \qquad
+        f_j = \sum_i q_{ij}
 
     ``f`` sums over all rows of ``q``, so pass the soft assignment of the whole data set.
-    Plain arrays in and out (NumPy or CuPy, same dtype); no graph. On the CPU ``p`` is the
-    transposed view of a (K, n) array (Fortran order), like ``q`` from
-    :func:`soft_assignment`.
+    Plain arrays in and out (NumPy or CuPy, same dtype, (n, K) C-contiguous); no graph.
+
+    .. admonition:: Example
+
+        >>> import numpy
+        >>> from dec_chainer import target_distribution
+        >>> q = numpy.array([[0.6, 0.4], [0.5, 0.5]], dtype=numpy.float32)
+        >>> p = target_distribution(q)
+        >>> bool(numpy.allclose(p.sum(axis=1), 1)), bool(p[0, 0] > q[0, 0])
+        (True, True)
     """
     if hasattr(q, 'array'):
         q = q.array
@@ -34,20 +45,18 @@ def target_distribution(q):
         raise ValueError('q must be a 2-D float array; got {} {}'.format(q.dtype, q.shape))
     tiny = numpy.finfo(q.dtype).tiny
     if xp is numpy:
-        # (K, n) layout: NumPy reduces slowly along short rows. q from soft_assignment is
-        # already a (K, n) array's transpose; P is returned the same way (Fortran order).
-        q_t = q.T if q.T.flags.c_contiguous else numpy.ascontiguousarray(q.T)
+        # computed in (K, n) layout: NumPy reduces slowly along short rows
+        q_t = numpy.ascontiguousarray(q.T)
         f = numpy.maximum(q_t.sum(axis=1), tiny)  # nobody near a cluster: weights 0, not NaN
         w_t = numpy.square(q_t)
         w_t /= f[:, None]
         w_t /= w_t.sum(axis=0)
-        return w_t.T
+        return numpy.ascontiguousarray(w_t.T)
     f = xp.maximum(q.sum(axis=0), tiny)
     q = xp.ascontiguousarray(q)
     p = xp.empty_like(q)
-    s = xp.empty(q.shape[0], dtype=q.dtype)
     cuda.elementwise(
-        'raw T q, raw T f, int32 K', 'T s, raw T p',
+        'raw T q, raw T f, int32 K', 'raw T p',
         _TARGET_FWD, 'dec_target_distribution_fwd',
-    )(q, xp.ascontiguousarray(f), numpy.int32(q.shape[1]), s, p)
+    )(q, xp.ascontiguousarray(f), numpy.int32(q.shape[1]), p, size=q.shape[0])
     return p

@@ -37,8 +37,6 @@ def soft_assignment_in_batches(encode, X, centroids, alpha=1.0, kernel='squared'
     mu = centroids.array if hasattr(centroids, 'array') else centroids
     parts = [soft_assignment(encode(x), mu, alpha, kernel).array
              for x in iterate_batches(X, batchsize, device)]
-    if device.xp is numpy:  # keep the CPU path's (K, n) layout (see soft_assignment)
-        return numpy.concatenate([q.T for q in parts], axis=1).T
     return device.xp.concatenate(parts)
 
 

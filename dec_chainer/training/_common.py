@@ -55,7 +55,7 @@ class BatchIterator(chainer.iterators.SerialIterator):
 
     """Chainer's ``SerialIterator`` (same order, same state in snapshots) that gathers each
     minibatch with one fancy-indexing copy per array instead of one ``__getitem__`` per
-    example and a stack: ``dataset`` is an array, or has ``get_batch(indices)``.
+    example and a stack: ``dataset`` is an array or a ``TupleDataset`` of arrays.
 
     Batches are arrays (or tuples of arrays), for :func:`send_batch`.
     """
@@ -67,8 +67,7 @@ class BatchIterator(chainer.iterators.SerialIterator):
             len(self.dataset))
         if indices is None:
             raise StopIteration
-        get_batch = getattr(self.dataset, 'get_batch', None)
-        return get_batch(indices) if get_batch is not None else self.dataset[indices]
+        return self.dataset[indices]
 
     next = __next__
 

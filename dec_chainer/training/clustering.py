@@ -2,12 +2,13 @@
 
 import os
 
+import numpy
+
 import chainer
 
 from dec_chainer.training._common import make_trainer, run_resumable
 from dec_chainer.training.extensions import (ClusteringMetrics, ConvergenceTrigger,
-                                             RefreshTargetDistribution, ReportConvergence,
-                                             TargetDataset)
+                                             RefreshTargetDistribution, ReportConvergence)
 
 
 def train_dec(model, X, config, out, device, seed=0, y=None, initial_labels=None,
@@ -31,9 +32,9 @@ def train_dec(model, X, config, out, device, seed=0, y=None, initial_labels=None
     for pair in model.autoencoder:  # the decoders play no part in DEC
         pair.decoder.disable_update()
     model.to_device(device)
-    dataset = TargetDataset(X, model.n_clusters)
-    refresh = RefreshTargetDistribution(model, dataset, initial_labels,
-                                        config.eval_batchsize)
+    p = numpy.zeros((len(X), model.n_clusters), dtype=X.dtype)  # refreshed in place
+    dataset = chainer.datasets.TupleDataset(X, p)
+    refresh = RefreshTargetDistribution(model, X, p, initial_labels, config.eval_batchsize)
     check_interval = config.check_interval or config.update_interval
     stop = ConvergenceTrigger(refresh, config.tol, config.dec_max_iter, check_interval)
     batchsize = config.dec_batchsize or len(X)

@@ -7,9 +7,19 @@ import numpy
 import chainer
 
 from dec_chainer import _files
-from dec_chainer.links import ReconstructionLoss
+from dec_chainer.links import ReconstructionLoss, StackedDenoisingAutoEncoder
 from dec_chainer.training._common import (apply_in_batches, make_trainer, run_resumable,
                                           stage_random_state, stage_seed)
+
+
+def build_autoencoder(n_features, config, rng=None):
+    """The autoencoder of ``config`` for ``n_features`` inputs, its weights drawn from
+    ``rng`` (a ``numpy.random.RandomState``; None: a fixed one, for loading weights into)."""
+    return StackedDenoisingAutoEncoder(
+        (n_features,) + tuple(config.hidden_dims), dropout=config.dropout,
+        dropout_placement=config.dropout_placement, init=config.init,
+        init_scale=config.init_scale,
+        rng=numpy.random.RandomState(0) if rng is None else rng)
 
 
 def _train_stage(autoencoder, data, config, n_iter, out, device, seed, progress, log_interval,

@@ -11,4 +11,3 @@ from dec_chainer.training.extensions.target_distribution import ClusteringMetric
 from dec_chainer.training.extensions.target_distribution import ConvergenceTrigger  # noqa
 from dec_chainer.training.extensions.target_distribution import RefreshTargetDistribution  # noqa
 from dec_chainer.training.extensions.target_distribution import ReportConvergence  # noqa
-from dec_chainer.training.extensions.target_distribution import TargetDataset  # noqa: F401

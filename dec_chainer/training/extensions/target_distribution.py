@@ -9,25 +9,6 @@ from chainer.training import extension
 from dec_chainer.evaluations import eval_clustering
 
 
-class TargetDataset(chainer.dataset.DatasetMixin):
-
-    """Pairs ``(x_i, p_i)``: the points and their (mutable) rows of the target ``P``."""
-
-    def __init__(self, X, n_clusters):
-        self.X = X
-        self.p = numpy.zeros((len(X), n_clusters), dtype=X.dtype)
-
-    def __len__(self):
-        return len(self.X)
-
-    def get_example(self, i):
-        return self.X[i], self.p[i]
-
-    def get_batch(self, indices):
-        """Rows ``indices`` of ``X`` and of ``P`` (one copy each; see BatchIterator)."""
-        return self.X[indices], self.p[indices]
-
-
 class RefreshTargetDistribution(extension.Extension):
 
     """Recompute ``P`` from the soft assignment of all points (run every update_interval).
@@ -35,13 +16,18 @@ class RefreshTargetDistribution(extension.Extension):
     Also keeps the hard labels (argmax of ``Q``) and reports ``dec/label_change``, the
     fraction of points whose label changed since the previous refresh. ``P`` and the labels
     are part of snapshots, so a resumed run continues from the same target.
+
+    Args:
+        model: the :class:`~dec_chainer.links.DeepEmbeddedClustering` being trained.
+        X (array): the points; ``p`` (array, (n, K)): their target rows, written in place
+            (the trainer's dataset is ``TupleDataset(X, p)``).
     """
 
     priority = extension.PRIORITY_WRITER + 10  # before metrics, triggers and LogReport
 
-    def __init__(self, model, dataset, initial_labels=None, batchsize=2048):
+    def __init__(self, model, X, p, initial_labels=None, batchsize=2048):
         self.model = model
-        self.dataset = dataset
+        self.X, self.p = X, p
         self.batchsize = batchsize
         self.labels = (None if initial_labels is None
                        else numpy.asarray(initial_labels, dtype=numpy.int64))
@@ -53,9 +39,9 @@ class RefreshTargetDistribution(extension.Extension):
             self.refresh()
 
     def refresh(self):
-        p, q = self.model.target_distribution_dataset(self.dataset.X, self.batchsize)
+        p, q = self.model.target_distribution_dataset(self.X, self.batchsize)
         cpu = backend.CpuDevice()
-        self.dataset.p[...] = cpu.send(p)
+        self.p[...] = cpu.send(p)
         labels = cpu.send(q.argmax(axis=1)).astype(numpy.int64)
         if self.labels is not None:
             self.label_change = float(numpy.mean(labels != self.labels))
@@ -69,9 +55,9 @@ class RefreshTargetDistribution(extension.Extension):
 
     def serialize(self, serializer):
         self.n_refresh = serializer('n_refresh', self.n_refresh)
-        serializer('p', self.dataset.p)
+        serializer('p', self.p)
         if self.labels is None:
-            self.labels = numpy.zeros(len(self.dataset), dtype=numpy.int64)
+            self.labels = numpy.zeros(len(self.X), dtype=numpy.int64)
         serializer('labels', self.labels)
 
 
@@ -137,7 +123,7 @@ class ConvergenceTrigger:
                           numpy.nan if self.last_change is None else self.last_change)
         self.last_change = None if numpy.isnan(last) else float(last)
         if self._previous is None:
-            self._previous = numpy.zeros(len(self.refresh.dataset), dtype=numpy.int64)
+            self._previous = numpy.zeros(len(self.refresh.X), dtype=numpy.int64)
         serializer('previous', self._previous)
 
 

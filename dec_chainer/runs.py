@@ -1,0 +1,337 @@
+"""The run layer: one DEC run in its run directory.
+
+:func:`fit_dec` is the one function that runs a configuration (pretraining, k-means
+initialisation, DEC); every entry point (the estimator, the command line, the scripts)
+reaches training through it. It owns the run directory: what the run is (settings, seed,
+data digests in ``run.json``), the lock that keeps a second process out, resuming from
+snapshots, loading finished phases instead of retraining them, reusing another run's
+pretrained autoencoder, and the provenance of the report (machine, versions, BLAS kernels,
+command, commit).
+
+Files of a run directory (all written atomically, each result before the file that says
+its phase is complete)::
+
+    run.json                 identity: config, seed, K, data shape and BLAKE2b digests
+    .lock                    held by the running process
+    pretrain/layerK.npz      each layer-wise pair (+ .json: iterations, loss, seconds)
+    pretrain/finetune.npz    the fine-tuned autoencoder (+ .json)
+    pretrain/<stage>/        that stage's snapshots and log
+    kmeans.npz               the k-means centroids and labels
+    dec/                     the DEC phase's snapshots and log
+    dec_result.json          iterations, convergence, seconds of the DEC phase
+    model.npz                the trained DEC model: the run is complete
+"""
+
+import collections
+import contextlib
+import hashlib
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+import numpy
+
+import chainer
+
+from dec_chainer import _files
+from dec_chainer.evaluations import eval_clustering
+from dec_chainer.kmeans import kmeans
+from dec_chainer.links import DeepEmbeddedClustering
+from dec_chainer.presets import DECConfig, get_config
+from dec_chainer.provenance import environment, git_commit
+from dec_chainer.training import build_autoencoder, pretrain_autoencoder, train_dec
+from dec_chainer.training._common import apply_in_batches, stage_random_state, stage_seed
+from dec_chainer.training.pretrain import stage_info_path
+from dec_chainer.validation import check_array, check_labels, check_n_clusters
+
+RUN_FILE = 'run.json'
+
+#: The settings that determine the pretrained autoencoder (a run can reuse another run's
+#: autoencoder when these, the data and the seed agree).
+PRETRAIN_KEYS = ('scale', 'pretrain_samples', 'hidden_dims', 'init', 'init_scale',
+                 'batchsize', 'lr', 'momentum', 'lr_step', 'lr_gamma', 'weight_decay',
+                 'momentum_ramp', 'bias_lr_mult', 'ae_loss', 'layerwise_iters', 'dropout',
+                 'dropout_placement', 'finetune_iters')
+
+#: What :func:`fit_dec` returns: the trained :class:`DeepEmbeddedClustering` (None when
+#: stopped after pretraining), the label of each clustered row, and the report.
+Run = collections.namedtuple('Run', ['model', 'labels', 'report'])
+
+
+class RunDirectoryInUse(RuntimeError):
+    """Another process holds the run directory."""
+
+
+# -- identity --------------------------------------------------------------------------
+
+def data_fingerprint(X, n_pretrain):
+    """BLAKE2b digests of the first ``n_pretrain`` rows of ``X`` (what the autoencoder
+    learns from) and of all of them: a run directory refuses other data of the same shape."""
+    h = hashlib.blake2b(digest_size=16)
+    X = numpy.ascontiguousarray(X, dtype=numpy.float32)  # as trained on
+    h.update(memoryview(X[:n_pretrain]))  # the bytes of the rows, no copy
+    pretrain = h.hexdigest()
+    h.update(memoryview(X[n_pretrain:]))   # one pass over the data for both digests
+    return {'data_blake2b': h.hexdigest(), 'pretrain_data_blake2b': pretrain}
+
+
+def run_identity(config, seed, n_clusters, X):
+    """What makes a run what it is: settings, seed, K, and the data (shape and digest)."""
+    return dict({'config': config.to_dict(), 'seed': int(seed),
+                 'n_clusters': int(n_clusters), 'n_samples': int(X.shape[0]),
+                 'n_features': int(X.shape[1])},
+                **data_fingerprint(X, config.n_pretrain(len(X))))
+
+
+def _comparable(identity):
+    """The identity without the bookkeeping settings (snapshot intervals, batch of passes)."""
+    flat = {k: v for k, v in identity.items() if k != 'config'}
+    flat.update({'config.' + k: v for k, v in identity['config'].items()
+                 if k not in DECConfig.BOOKKEEPING})
+    return flat
+
+
+def _check_run_dir(out, identity):
+    """Record what this run is; refuse to resume a different one in the same directory."""
+    path = os.path.join(out, RUN_FILE)
+    if not os.path.exists(path):
+        _files.write_json(path, identity, indent=2, sort_keys=True)
+        return
+    mine, theirs = _comparable(identity), _comparable(_files.read_json(path))
+    for k in ('data_blake2b', 'pretrain_data_blake2b'):
+        if k not in theirs:  # a run directory from before data digests were kept
+            mine.pop(k, None)
+    if mine != theirs:
+        diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
+        raise ValueError(
+            '{} holds a run with a different configuration or data (differs in: {}); use '
+            'another output directory or the same settings and data to resume it'.format(
+                out, ', '.join(diff)))
+
+
+@contextlib.contextmanager
+def own_run_dir(out):
+    """Hold the run directory ``out`` for this process: a second process gets a clear error
+    instead of reading half-written files (an advisory ``flock`` on ``out/.lock``, released
+    when the process ends, however it ends)."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        yield
+        return
+    with open(os.path.join(out, '.lock'), 'a+') as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.seek(0)
+            holder = f.read().strip() or 'another process'
+            raise RunDirectoryInUse('run directory {} is in use by {}; wait for it to finish '
+                                    'or use another output directory'.format(out, holder)) \
+                from None
+        f.seek(0)
+        f.truncate()
+        f.write('process {}\n'.format(os.getpid()))
+        f.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+# -- reuse of a pretrained autoencoder ---------------------------------------------------
+
+def check_pretrained(source, config, seed, X):
+    """The files of the autoencoder run directory ``source`` pretrained for ``config``.
+
+    Raises ``ValueError`` unless ``source`` pretrained with the same settings
+    (:data:`PRETRAIN_KEYS`), seed and data (shape and digest of the pretraining rows), and
+    ``FileNotFoundError`` if it has not finished pretraining.
+    """
+    path = os.path.join(source, RUN_FILE)
+    if not os.path.exists(path):
+        raise FileNotFoundError('{} is not a run directory (no {})'.format(source, RUN_FILE))
+    theirs = _files.read_json(path)
+    mine = run_identity(config, seed, 0, X)
+    diff = [k for k in PRETRAIN_KEYS if theirs['config'].get(k) != mine['config'].get(k)]
+    diff += [k for k in ('seed', 'n_samples', 'n_features', 'pretrain_data_blake2b')
+             if theirs.get(k) != mine[k]]
+    if diff:
+        raise ValueError('{} pretrained a different autoencoder (differs in: {})'.format(
+            source, ', '.join(diff)))
+    files = ['layer{}.npz'.format(k + 1) for k in range(len(config.hidden_dims))] \
+        if config.layerwise_iters else []
+    files += ['finetune.npz'] if config.finetune_iters else []
+    missing = [f for f in files if not os.path.exists(os.path.join(source, 'pretrain', f))]
+    if missing:
+        raise FileNotFoundError('{} has not finished pretraining (missing {})'.format(
+            source, ', '.join(missing)))
+    return files
+
+
+def find_pretrained(candidates, config, seed, X):
+    """The first run directory among ``candidates`` holding this autoencoder, or None."""
+    for source in candidates:
+        try:
+            check_pretrained(source, config, seed, X)
+        except (ValueError, FileNotFoundError):
+            continue
+        return source
+    return None
+
+
+def _reuse_pretrained(source, out, config, seed, X, log):
+    """Copy the pretrained autoencoder of run directory ``source`` into ``out``."""
+    files = check_pretrained(source, config, seed, X)
+    os.makedirs(os.path.join(out, 'pretrain'), exist_ok=True)
+    for f in files:
+        info = stage_info_path(os.path.join(source, 'pretrain', f))  # its recorded time
+        if os.path.exists(info):
+            _files.copy(info, stage_info_path(os.path.join(out, 'pretrain', f)))
+        _files.copy(os.path.join(source, 'pretrain', f), os.path.join(out, 'pretrain', f))
+    log('[pretrain] reusing the autoencoder of {}'.format(source))
+
+
+# -- the run -----------------------------------------------------------------------------
+
+def fit_dec(X, y=None, n_clusters=10, config='paper', out=None, device=-1, seed=0,
+            progress=True, log=print, stop_after=None, pretrained=None, command=None):
+    """Run DEC end to end on ``X``: the one function that runs a configuration.
+
+    1. Pretrain the stacked denoising autoencoder on the first ``config.pretrain_samples``
+       rows (layer-wise, then end to end).
+    2. k-means (``config.kmeans_n_init`` restarts) on the embedding of the first
+       ``config.cluster_samples`` rows initialises the centroids.
+    3. DEC refines encoder and centroids on those rows until the labels settle.
+
+    Args:
+        X (array): data, shape (n, d); float32 is used.
+        y (array): optional labels, for ACC/NMI/ARI in the report (never for training).
+        n_clusters (int): number of clusters K.
+        config (str or DECConfig): a preset name or a config.
+        out (str): the run directory; a run cut short resumes from it when called again
+            with the same settings and data. None: a temporary directory.
+        device: Chainer device spec (-1 / '@numpy' CPU, 0 / '@cupy:0' GPU).
+        seed (int): the one seed of everything (initialisation, dropout, shuffling, k-means).
+        progress (bool): progress bars. log (callable): where status lines go.
+        stop_after (str): ``'pretrain'`` to stop after pretraining.
+        pretrained (str): a run directory whose autoencoder (same pretraining settings, seed
+            and data) this run copies instead of pretraining.
+        command (list of str): the command line to record (default: ``sys.argv``).
+
+    Returns:
+        Run: ``(model, labels, report)``; the report holds the metrics and wall time of each
+        phase, the pretraining stages, the DEC phase's iterations and convergence, the
+        configuration, and machine, versions, BLAS kernels, command and commit.
+    """
+    if stop_after not in (None, 'pretrain'):
+        raise ValueError("stop_after must be None or 'pretrain'; got {!r}".format(stop_after))
+    config = get_config(config) if not isinstance(config, DECConfig) else config.validate()
+    X = check_array(X, name='X')
+    if y is not None:
+        y = check_labels(y, X.shape[0], name='y')
+    n_clusters = check_n_clusters(n_clusters, config.n_cluster(len(X)))
+    if pretrained is not None and out is None:
+        raise ValueError('reusing a pretrained autoencoder needs a run directory (out)')
+    device = chainer.get_device(device)
+    device.use()
+    origin = {'command': ' '.join(sys.argv if command is None else command),
+              'git_commit': git_commit()}  # what this run starts from
+
+    tmp = None
+    if out is None:
+        tmp = out = tempfile.mkdtemp(prefix='dec_chainer_')
+    os.makedirs(out, exist_ok=True)
+    try:
+        with own_run_dir(out):
+            _check_run_dir(out, run_identity(config, seed, n_clusters, X))
+            if pretrained is not None:
+                _reuse_pretrained(pretrained, out, config, seed, X, log)
+            model, labels, report = _run(X, y, n_clusters, config, out, device, seed,
+                                         progress, log, stop_after)
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+    if pretrained is not None:
+        report['pretrained_from'] = os.path.abspath(pretrained)
+    report['provenance'] = origin
+    return Run(model, labels, report)
+
+
+def _run(X, y, n_clusters, config, out, device, seed, progress, log, stop_after):
+    n_pre, n_cl = config.n_pretrain(len(X)), config.n_cluster(len(X))
+    X_cl, y_cl = X[:n_cl], None if y is None else y[:n_cl]
+    report = {'seed': int(seed), 'n_clusters': n_clusters, 'n_pretrain': n_pre,
+              'n_cluster': n_cl, 'device': str(device), 'config': config.to_dict(),
+              'seconds': {}, 'metrics': {}}
+    report.update(environment())  # machine, versions, BLAS kernels (what reproduces)
+
+    # 1. autoencoder
+    t0 = time.time()
+    sdae = build_autoencoder(X.shape[1], config, stage_random_state(seed, 0))
+    sdae.to_device(device)
+    report['pretrain'] = pretrain_autoencoder(sdae, X[:n_pre], config,
+                                              os.path.join(out, 'pretrain'), device,
+                                              seed=seed, progress=progress, log=log)
+    # the recorded training time of each stage (also when loaded or resumed)
+    recorded = [st.get('seconds') for st in report['pretrain'].values()]
+    report['seconds']['pretrain'] = (round(sum(recorded), 2) if None not in recorded
+                                     else round(time.time() - t0, 2))
+    if stop_after == 'pretrain':
+        return None, None, report
+
+    # 2. k-means on the embedding
+    t0 = time.time()
+    kmeans_path = os.path.join(out, 'kmeans.npz')
+    if os.path.exists(kmeans_path):
+        with _files.open_npz(kmeans_path) as f:
+            centroids, km_labels = f['centroids'], f['labels']
+            if 'seconds' in f.files:  # report the time k-means took when it ran
+                t0 = time.time() - float(f['seconds'])
+    else:
+        Z = apply_in_batches(sdae.encode, X_cl, config.eval_batchsize, device)
+        log('[kmeans] {} restarts on the {}-d embedding of {} points'.format(
+            config.kmeans_n_init, Z.shape[1], len(Z)))
+        centroids, km_labels, _ = kmeans(Z, n_clusters, n_init=config.kmeans_n_init,
+                                         random_state=stage_seed(seed, 200) % (2 ** 31))
+        _files.savez(kmeans_path, centroids=centroids, labels=km_labels,
+                     seconds=time.time() - t0)
+    report['seconds']['kmeans'] = round(time.time() - t0, 2)
+    if y_cl is not None:
+        report['metrics']['ae_kmeans'] = eval_clustering(y_cl, km_labels)
+        log('[kmeans] AE+k-means: ' + _fmt(report['metrics']['ae_kmeans']))
+
+    # 3. DEC
+    t0 = time.time()
+    model = DeepEmbeddedClustering(sdae, centroids, config.alpha, config.kernel,
+                                   config.dec_loss_reduce)
+    model.to_device(device)
+    model_path = os.path.join(out, 'model.npz')
+    if os.path.exists(model_path):
+        _files.load_npz(model_path, model)
+        dec = _files.read_json(os.path.join(out, 'dec_result.json'))
+        log('[dec] loaded {}'.format(model_path))
+    else:
+        log('[dec] {} points, {} clusters, P every {} iterations, at most {}'.format(
+            n_cl, n_clusters, config.update_interval, config.dec_max_iter))
+        dec = train_dec(model, X_cl, config, os.path.join(out, 'dec'), device,
+                        seed=stage_seed(seed, 301), y=y_cl, initial_labels=km_labels,
+                        progress=progress, log=log)
+        dec = {k: v for k, v in dec.items() if k != 'log'}
+        # the result first: model.npz, written last, says the DEC phase is complete
+        _files.write_json(os.path.join(out, 'dec_result.json'), dec)
+        _files.save_npz(model_path, model)
+    labels = model.predict(X_cl, config.eval_batchsize)
+    report['seconds']['dec'] = dec.get('seconds', round(time.time() - t0, 2))
+    report['seconds']['compute'] = round(sum(report['seconds'][k] for k in
+                                             ('pretrain', 'kmeans', 'dec')), 2)
+    report['dec'] = dec
+    if y_cl is not None:
+        report['metrics']['dec'] = eval_clustering(y_cl, labels)
+        log('[dec] DEC: ' + _fmt(report['metrics']['dec']))
+    return model, labels, report
+
+
+def _fmt(m):
+    return 'ACC {acc:.4f}  NMI {nmi:.4f}  ARI {ari:.4f}'.format(**m)
