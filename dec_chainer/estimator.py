@@ -1,4 +1,5 @@
-"""A scikit-learn style estimator around the DEC pipeline."""
+"""DEC as a scikit-learn estimator: ``fit`` runs :func:`dec_chainer.runs.fit_dec` once;
+persistence in one device-free ``.npz`` file."""
 
 import json
 import os
@@ -35,8 +36,11 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
         n_clusters (int): number of clusters (>= 2).
         dims (sequence of int): hidden layer sizes after the input, the last being the
             embedding; default: the preset's (500, 500, 2000, 10).
-        preset (str): ``'paper'``, ``'article'`` or ``'quick'`` (see
-            :mod:`dec_chainer.presets`). ``'paper'`` is the full schedule (hours on a CPU).
+        preset (str): ``'quick'`` (default: end-to-end pretraining only, 24,000 iterations,
+            about 15 minutes on MNIST-70k on 2 CPU cores, for inputs scaled to about [0, 1];
+            a :class:`~dec_chainer.runs.DataScaleWarning` says when they are not),
+            ``'paper'`` (the full schedule: hours on a CPU) or ``'article'`` (see
+            :mod:`dec_chainer.presets`).
         alpha (float): degrees of freedom of the Student's t kernel.
         update_interval (int): iterations between refreshes of the target distribution;
             default: the preset's.
@@ -66,7 +70,7 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
         seed_ (int): the seed used.
     """
 
-    def __init__(self, n_clusters=10, dims=None, preset='paper', alpha=1.0,
+    def __init__(self, n_clusters=10, dims=None, preset='quick', alpha=1.0,
                  update_interval=None, tol=None, config=None, device=-1, random_state=None,
                  verbose=False, run_dir=None):
         self.n_clusters = n_clusters
@@ -181,20 +185,21 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
 
     def predict(self, X):
         """The cluster of each row of ``X`` (argmax of the soft assignment)."""
-        X = self._check_X(X)
-        return self.model_.predict(X, self._batchsize())
+        return self.predict_proba(X).argmax(axis=1)
 
     def predict_proba(self, X):
-        """Soft assignments ``q`` (n, n_clusters): Student's t kernel, rows sum to 1."""
+        """Soft assignments ``q`` (n, n_clusters): Student's t kernel, rows sum to 1.
+
+        Finite for points however far from the centroids (computed in float64 where the
+        distances overflow float32); raises ``ValueError`` if the embedding itself overflows.
+        """
         X = self._check_X(X)
-        q = self.model_.soft_assignment_dataset(X, self._batchsize())
-        return chainer.backend.CpuDevice().send(q)
+        return _finite(self.model_.soft_assignment_dataset(X, self._batchsize()), X)
 
     def transform(self, X):
         """The embedding of each row of ``X``, shape (n, embedding size)."""
         X = self._check_X(X)
-        z = self.model_.embed_dataset(X, self._batchsize())
-        return chainer.backend.CpuDevice().send(z)
+        return _finite(self.model_.embed_dataset(X, self._batchsize()), X)
 
     # -- persistence ---------------------------------------------------------------------
 
@@ -245,17 +250,12 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
             if meta.get('format') != _FORMAT:
                 raise ValueError('{}: unknown model format {!r}'.format(
                     path, meta.get('format')))
-            params = dict(meta['params'])
-            params['device'] = -1 if device is None else device
-            est = cls(**params)
+            est = cls(**dict(meta['params'], device=-1 if device is None else device))
             config = DECConfig.from_dict(meta['config'])
-            model = _empty_model(meta['n_features_in'], config, est.n_clusters)
             try:
-                serializers.NpzDeserializer(npz).load(model)
-            except (KeyError, ValueError) as e:
-                raise ValueError('{}: weights do not match the saved configuration ({})'
-                                 .format(path, e)) from None
-            model.to_device(chainer.get_device(est.device))
+                model = _restore_model(npz, meta['n_features_in'], config, est)
+            except ValueError as e:
+                raise ValueError('{}: {}'.format(path, e)) from None
             est._set_fitted(model, config, meta['n_features_in'], meta['seed'])
             est.labels_ = npz['labels_']
             est.n_iter_ = meta.get('n_iter')
@@ -272,19 +272,37 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
         weights = state.pop('model_', None)
         self.__dict__.update(state)
         if weights is not None:
-            config = DECConfig.from_dict(self.config_)
-            model = _empty_model(self.n_features_in_, config, self.n_clusters)
-            serializers.NpzDeserializer(weights).load(model)
-            model.to_device(chainer.get_device(self.device))
-            self.model_ = model
+            self.model_ = _restore_model(weights, self.n_features_in_,
+                                         DECConfig.from_dict(self.config_), self)
 
 
-def _empty_model(n_features, config, n_clusters):
-    """The architecture of a saved model, to load weights into."""
+def _restore_model(weights, n_features, config, est):
+    """The model of ``config`` with the saved ``weights`` (a mapping of arrays), on
+    ``est.device``."""
     sdae = build_autoencoder(n_features, config)
-    centroids = numpy.zeros((n_clusters, sdae.embedding_size), dtype=numpy.float32)
+    centroids = numpy.zeros((est.n_clusters, sdae.embedding_size), dtype=numpy.float32)
     model = DeepEmbeddedClustering(sdae, centroids, config.alpha, config.kernel,
                                    config.dec_loss_reduce)
     for pair in model.autoencoder:
         pair.decoder.disable_update()
+    try:
+        serializers.NpzDeserializer(weights).load(model)
+    except (KeyError, ValueError) as e:
+        raise ValueError('weights do not match the saved configuration ({})'.format(e)) \
+            from None
+    bad = [name for name, param in model.namedparams() if not numpy.isfinite(param.array).all()]
+    if bad:
+        raise ValueError('the model holds non-finite weights (in {}): its training diverged; '
+                         'train it again'.format(', '.join(bad)))
+    model.to_device(chainer.get_device(est.device))
     return model
+
+
+def _finite(a, X):
+    """``a`` on the CPU, or ``ValueError`` naming the scale of ``X`` if it is not finite."""
+    a = chainer.backend.CpuDevice().send(a)
+    if not numpy.isfinite(a).all():
+        raise ValueError('the embedding of X overflows (X holds values up to |x| = {:.3g}): '
+                         'scale X as the data the model was fitted on'.format(
+                             float(numpy.abs(X).max())))
+    return a

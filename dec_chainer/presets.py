@@ -264,11 +264,9 @@ def get_config(preset='paper', **overrides):
 def as_overrides(config):
     """``(preset, overrides)`` with ``get_config(preset, **overrides) == config``: the named
     preset ``config`` differs least from, and the settings in which it differs."""
-    mine = config.to_dict()
-
     def diff(name):
-        theirs = PRESETS[name].to_dict()
-        return {k: v for k, v in mine.items() if theirs[k] != v}
+        return {f.name: getattr(config, f.name) for f in dataclasses.fields(config)
+                if getattr(config, f.name) != getattr(PRESETS[name], f.name)}
 
     name = min(PRESETS, key=lambda name: len(diff(name)))
     return name, diff(name)

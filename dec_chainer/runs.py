@@ -30,6 +30,7 @@ import shutil
 import sys
 import tempfile
 import time
+import warnings
 
 import numpy
 
@@ -62,6 +63,30 @@ Run = collections.namedtuple('Run', ['model', 'labels', 'report'])
 
 class RunDirectoryInUse(RuntimeError):
     """Another process holds the run directory."""
+
+
+class DataScaleWarning(UserWarning):
+    """The data's scale is far from what the configuration's learning rate was set for."""
+
+
+#: ``lr x max|x|^2`` above this warns: the presets' learning rates were set for pixels in
+#: [0, 1] (``quick``, lr 1.0: 1) or x 0.02 (``paper``, lr 0.1: 2.6), and the step a linear
+#: layer takes grows with the square of its inputs' scale; two orders of magnitude more is
+#: far outside what they were made for (``quick`` on 0-16 pixels: 256).
+SCALE_LIMIT = 100.0
+
+
+def check_scale(X, config):
+    """Warn (:class:`DataScaleWarning`) before training when ``X``'s scale makes the
+    autoencoder's learning rate likely to diverge, saying what to do."""
+    top = float(numpy.abs(X).max())
+    if config.lr * top ** 2 > SCALE_LIMIT:
+        warnings.warn(DataScaleWarning(
+            'X holds values up to |x| = {:.4g}, but the autoencoder\'s learning rate lr={} '
+            'was set for inputs of about unit scale (lr x max|x|^2 = {:.3g} > {:g}): '
+            'training will likely diverge. Scale X to about [0, 1] (e.g. '
+            'sklearn.preprocessing.MinMaxScaler) or lower lr.'.format(
+                top, config.lr, config.lr * top ** 2, SCALE_LIMIT)), stacklevel=3)
 
 
 # -- identity --------------------------------------------------------------------------
@@ -232,6 +257,7 @@ def fit_dec(X, y=None, n_clusters=10, config='paper', out=None, device=-1, seed=
     if y is not None:
         y = check_labels(y, X.shape[0], name='y')
     n_clusters = check_n_clusters(n_clusters, config.n_cluster(len(X)))
+    check_scale(X, config)
     if pretrained is not None and out is None:
         raise ValueError('reusing a pretrained autoencoder needs a run directory (out)')
     device = chainer.get_device(device)

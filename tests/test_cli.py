@@ -106,13 +106,22 @@ def test_train_command_writes_run_directory(run_dir, capsys):
     assert numpy.load(run_dir / 'labels.npy').shape == (1797,)
     for fig in ('tsne.png', 'curves.png', 'confusion.png'):
         assert (run_dir / 'figures' / fig).stat().st_size > 5000
-    # run again: everything is loaded, the same table comes out
+    # run again: everything is loaded, the same table comes out; --results also writes the
+    # commit-ready report and the DEC log
+    results = run_dir.parent / 'results'
     assert main(['train', '--resume', str(run_dir), '--dataset', 'digits', '--seed', '3',
-                 '--no-progress', '--no-figures', '--set'] + TINY) == 0
+                 '--no-progress', '--no-figures', '--results', str(results), '--set']
+                + TINY) == 0
     text = capsys.readouterr().out
     import re
     assert 'AE + k-means' in text and re.search(r'DEC \((\d+) iterations', text)
     assert '[dec] loaded' in text
+    report = json.loads((results / 'quick-digits-seed3.json').read_text())
+    assert report['metrics'] == metrics['metrics'] and 'labels' not in report
+    assert '--results' in report['provenance']['command']
+    assert report['blas'] and report['versions']['chainer'] == '7.8.1'
+    log = json.loads((results / 'quick-digits-seed3.dec_log.json').read_text())
+    assert log[-1]['iteration'] == metrics['dec']['iterations']
 
 
 def test_predict_evaluate_plot(run_dir, tmp_path, capsys):

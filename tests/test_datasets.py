@@ -223,12 +223,30 @@ def test_csv_with_header_and_label_name(tmp_path):
     X, y = load_array(p, label_column='label')
     numpy.testing.assert_allclose(X, [[1, 2], [3, 4.5], [-1, 0]])
     numpy.testing.assert_array_equal(y, [0, 1, 1])
-    X, y = load_array(p)  # header detected, all columns are features
-    assert X.shape == (3, 3) and y is None
+    # a column named as the labels are in an .npz is the labels, not a feature
+    X2, y2 = load_array(p)
+    numpy.testing.assert_array_equal(X2, X)
+    numpy.testing.assert_array_equal(y2, y)
+    q = tmp_path / 'e.csv'
+    q.write_text('a,b,c\n1,2,0\n3,4.5,1\n')
+    X, y = load_array(q)  # header detected, no label column: all columns are features
+    assert X.shape == (2, 3) and y is None
     with pytest.raises(ValueError, match="no column named 'class'"):
         load_array(p, label_column='class')
     with pytest.raises(ValueError, match='out of range'):
         load_array(p, label_column=5)
+
+
+def test_labelled_csv_through_the_command_line(tmp_path, capsys):
+    """A ``label`` column is the labels for train (not a 9th feature) and for evaluate."""
+    from dec_chainer.cli import main
+    X, y = load_digits()
+    p = tmp_path / 'digits.csv'
+    numpy.savetxt(p, numpy.hstack([X[:60, :8], y[:60, None]]), delimiter=',',
+                  header=','.join(['p{}'.format(i) for i in range(8)] + ['Label']),
+                  comments='')
+    assert main(['train', '--dataset', str(p), '--dry-run']) == 0
+    assert 'data: {}, 60 x 8 (labelled), 10 clusters'.format(p) in capsys.readouterr().out
 
 
 def test_tsv_without_header(tmp_path):

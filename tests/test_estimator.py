@@ -90,6 +90,45 @@ def test_fit_predict_and_reproducibility(digits):
         assert c.shape == a.shape  # a RandomState is consumed, not the global one
 
 
+def test_run_dir_resumes_and_reloads(digits, tmp_path):
+    """With run_dir the fit keeps its run directory: a second fit with the same settings
+    loads every phase instead of training, and gives the same model."""
+    X, _ = digits
+    kw = dict(config=dict(SMALL, dec_max_iter=30), tol=0.0, run_dir=str(tmp_path / 'run'))
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', ConvergenceWarning)
+        first = small_dec(**kw).fit(X[:300])
+        again = small_dec(**kw).fit(X[:300])
+    assert (tmp_path / 'run' / 'model.npz').exists()
+    assert again.report_['pretrain']['finetune']['loaded']
+    numpy.testing.assert_array_equal(again.labels_, first.labels_)
+    numpy.testing.assert_array_equal(again.cluster_centers_, first.cluster_centers_)
+    with pytest.raises(ValueError, match='different configuration'):
+        small_dec(**dict(kw, tol=0.5)).fit(X[:300])
+
+
+@pytest.mark.parametrize('preset', ['paper', 'article', 'quick'])
+def test_from_config_fits_exactly_that_config(preset):
+    from dec_chainer.presets import get_config
+    config = get_config(preset, dec_max_iter=77, hidden_dims=(20, 10), pretrain_samples=50)
+    est = DEC.from_config(config, 4, random_state=1)
+    assert est._build_config() == config and est.preset == preset
+    assert clone(est)._build_config() == config  # plain parameters, as scikit-learn clones
+
+
+def test_the_default_preset_is_the_fast_one_and_warns_on_unscaled_data(digits):
+    """DEC() defaults to the quick preset (minutes, not hours); data far outside the scale
+    its lr was set for is named before training, and the divergence it leads to stops the
+    fit with one clear error."""
+    from dec_chainer.runs import DataScaleWarning
+    from dec_chainer.training.extensions import DivergenceError
+    assert DEC().preset == 'quick' and DEC()._build_config().layerwise_iters == 0
+    X, _ = digits
+    est = small_dec(config=dict(SMALL, finetune_iters=100))
+    with pytest.raises(DivergenceError), pytest.warns(DataScaleWarning, match='lr=1.0'):
+        est.fit(X[:200] * 16)  # scikit-learn's raw 0-16 digits
+
+
 def test_stopping_at_the_iteration_cap_warns(digits):
     """tol=0 never converges: the fit says it stopped at its cap, as scikit-learn's do."""
     X, _ = digits
@@ -146,6 +185,31 @@ def test_load_errors(tmp_path):
     numpy.savez(tmp_path / 'other.npz', a=numpy.zeros(3))
     with pytest.raises(ValueError, match='not a dec_chainer.DEC model'):
         DEC.load(tmp_path / 'other.npz')
+
+
+def test_a_model_with_non_finite_weights_is_refused(fitted, tmp_path):
+    """A model whose training diverged does not load and quietly put every point in
+    cluster 0: the load names the weights."""
+    path = fitted.save(tmp_path / 'm.npz')
+    with numpy.load(path) as f:
+        arrays = dict(f)
+    key = next(k for k in arrays if k.endswith('centroids'))
+    arrays[key][0, 0] = numpy.nan
+    numpy.savez(tmp_path / 'nan.npz', **arrays)
+    with pytest.raises(ValueError, match=r'nan.npz: the model holds non-finite weights '
+                                         r'\(in /centroids\)'):
+        DEC.load(tmp_path / 'nan.npz')
+
+
+@pytest.mark.parametrize('scale', [1e20, 1e30, 3e38])
+def test_far_inputs_get_finite_soft_assignments(fitted, digits, scale):
+    """Inputs far outside the training data's scale (their squared distances overflow
+    float32) still get finite q whose rows sum to 1, and labels that argmax it."""
+    X = digits[0][:20] * scale
+    q = fitted.predict_proba(X)
+    assert numpy.isfinite(q).all()
+    numpy.testing.assert_allclose(q.sum(axis=1), 1, rtol=1e-5)
+    numpy.testing.assert_array_equal(fitted.predict(X), q.argmax(axis=1))
 
 
 def test_unfitted_and_feature_mismatch(fitted):

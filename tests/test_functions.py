@@ -236,6 +236,25 @@ def test_far_points_stay_finite_in_float32(kernel, alpha):
     numpy.testing.assert_allclose(q, q64, rtol=2e-3, atol=1e-6)
 
 
+@pytest.mark.parametrize('kernel', KERNELS)
+def test_points_whose_squared_distance_overflows_float32(kernel):
+    """At |z| ~ 1e20 the squared distances (1e40) overflow float32: q, P and the loss are
+    then computed in float64 and stay finite, equal to the float64 answer."""
+    rng = numpy.random.RandomState(1)
+    z = rng.randn(12, 10).astype(numpy.float32)
+    z[:6] *= numpy.float32(1e20)
+    mu = rng.randn(4, 10).astype(numpy.float32)
+    q = soft_assignment(z, mu, 1.0, kernel).array
+    assert q.dtype == numpy.float32 and numpy.isfinite(q).all()
+    q64 = soft_assignment(z.astype(numpy.float64), mu.astype(numpy.float64), 1.0,
+                          kernel).array
+    numpy.testing.assert_allclose(q, q64, rtol=1e-5, atol=1e-7)
+    zv = chainer.Variable(z)
+    loss = dec_kl_divergence(zv, mu, target_distribution(q), 1.0, kernel)
+    loss.backward()
+    assert numpy.isfinite(loss.array) and numpy.isfinite(zv.grad).all()
+
+
 @pytest.mark.parametrize('dtype', [numpy.float32, numpy.float64])
 @pytest.mark.parametrize('kernel', KERNELS)
 def test_dtypes_are_preserved(dtype, kernel):

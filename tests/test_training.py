@@ -323,7 +323,10 @@ def test_pretraining_divergence_stops_at_once_and_names_the_cause(digits, tmp_pa
     from dec_chainer.training.extensions import DivergenceError
     X, y = digits
     config = tiny_config(finetune_iters=200)
-    with pytest.raises(DivergenceError) as e:
+    from dec_chainer.runs import DataScaleWarning
+    with pytest.raises(DivergenceError) as e, \
+            pytest.warns(DataScaleWarning, match=r'up to \|x\| = 1000, but .* lr=1.0 .*'
+                                                 r'MinMaxScaler'):
         dec_chainer.fit_dec(X[:500] * 1000.0, None, 10, config, out=str(tmp_path), seed=0,
                             log=lambda *a: None, **QUIET)
     msg = str(e.value)

@@ -62,7 +62,9 @@ def load_array(path, label_column=None, delimiter=None):
     * ``.npz``: the data under ``X``/``x``/``data``/``features`` (or the only array) and the
       labels, if any, under ``y``/``labels``/``label``/``target``/``targets``.
     * ``.csv``/``.tsv``: numeric values with an optional header row (detected); labels from
-      ``label_column``, an index (negative counts from the end) or a header name.
+      ``label_column``, an index (negative counts from the end) or a header name, or else
+      from the header's column named ``y``/``label``/``labels``/``target``/``targets`` (as
+      in an ``.npz``; any letter case), which is then not a feature.
 
     Returns:
         tuple: ``X`` float32 of shape (n, d) and ``y`` int64 of shape (n,) or None.
@@ -103,6 +105,9 @@ def load_array(path, label_column=None, delimiter=None):
         if delimiter is None:
             delimiter = '\t' if suffix == '.tsv' else ','
         data, header = _read_csv(path, delimiter)
+        if label_column is None and header is not None:
+            label_column = next((name for name in header
+                                 if name.lower() in _NPZ_LABEL_KEYS), None)
     else:
         raise ValueError('{}: unsupported file type {!r}; use one of {}'.format(
             path, suffix, SUFFIXES))

@@ -47,14 +47,21 @@ def log_q_cpu(z, mu, alpha, kernel):
 
     NumPy reduces fast along the contiguous axis and slowly along short rows (K ~ 10), so
     the CPU path works in (K, n) layout: the row log-sum-exp becomes K vectorised passes.
+    Points so far away that their squared distances overflow the dtype (|z| ~ 1e19 in
+    float32) are computed in float64 and the results cast back, so ``q`` stays finite.
     """
     eps = float(numpy.finfo(z.dtype).eps)
-    zz = numpy.einsum('ij,ij->i', z, z)[None, :]
-    mm = numpy.einsum('ij,ij->i', mu, mu)[:, None]
-    d = mu @ z.T
-    d *= -2
-    d += zz
-    d += mm
+    with numpy.errstate(over='ignore', invalid='ignore'):  # checked just below
+        zz = numpy.einsum('ij,ij->i', z, z)[None, :]
+        mm = numpy.einsum('ij,ij->i', mu, mu)[:, None]
+        d = mu @ z.T
+        d *= -2
+        d += zz
+        d += mm
+    if not numpy.isfinite(d).all() and z.dtype != numpy.float64 \
+            and numpy.isfinite(z).all() and numpy.isfinite(mu).all():
+        return tuple(a.astype(z.dtype) for a in log_q_cpu(
+            z.astype(numpy.float64), mu.astype(numpy.float64), alpha, kernel))
     numpy.maximum(d, 0, out=d)
     if kernel == 'squared':
         t = d / alpha if alpha != 1 else d
@@ -81,20 +88,22 @@ def log_q_cpu(z, mu, alpha, kernel):
 
 
 # One thread per row i, looping over the K centroids: the distances, the kernel, the row
-# log-sum-exp and q in a single pass over the GEMM output (K is small in clustering).
+# log-sum-exp and q in a single pass over the GEMM output (K is small in clustering). The
+# arithmetic is double: far points' squared distances overflow float32 (|z| ~ 1e19), and
+# the double kernel keeps their q finite at no cost to speed here.
 _SOFT_ASSIGNMENT_FWD = '''
 const int base = i * K;
-T m = 0;
+double m = 0;
 for (int j = 0; j < K; ++j) {
-    T d = zz + mm[j] - 2 * zm[base + j];
+    double d = zz + mm[j] - 2 * (double)zm[base + j];
     if (d < 0) d = 0;
-    T lk, hh;
+    double lk, hh;
     if (squared) {
         lk = -(alpha + 1) / 2 * log1p(d / alpha);
         hh = 1 / (1 + d / alpha);
     } else {
-        T r = sqrt(d);
-        T fl = sqrt(eps * (zz + mm[j]));
+        double r = sqrt(d);
+        double fl = sqrt(eps * (zz + mm[j]));
         if (fl < eps) fl = eps;
         lk = -(alpha + 1) / 2 * log1p(r / alpha);
         hh = 1 / ((r > fl ? r : fl) * (alpha + r));
@@ -103,11 +112,11 @@ for (int j = 0; j < K; ++j) {
     h[base + j] = hh;
     if (j == 0 || lk > m) m = lk;
 }
-T s = 0;
-for (int j = 0; j < K; ++j) s += exp(logq[base + j] - m);
-const T lse = m + log(s);
+double s = 0;
+for (int j = 0; j < K; ++j) s += exp((double)logq[base + j] - m);
+const double lse = m + log(s);
 for (int j = 0; j < K; ++j) {
-    const T v = logq[base + j] - lse;
+    const double v = (double)logq[base + j] - lse;
     logq[base + j] = v;
     q[base + j] = exp(v);
 }
@@ -118,18 +127,18 @@ def log_q_gpu(z, mu, alpha, kernel):
     """Return ``log q``, ``q`` and ``h`` with CuPy: cuBLAS GEMM + one fused row kernel."""
     cupy = cuda.cupy
     n, K = z.shape[0], mu.shape[0]
-    dtype = z.dtype.type
-    zz = cupy.einsum('ij,ij->i', z, z)
-    mm = cupy.ascontiguousarray(cupy.einsum('ij,ij->i', mu, mu))
+    z64, mu64 = z.astype(numpy.float64), mu.astype(numpy.float64)  # (n, d), d small
+    zz = cupy.einsum('ij,ij->i', z64, z64)
+    mm = cupy.ascontiguousarray(cupy.einsum('ij,ij->i', mu64, mu64))
     zm = cupy.ascontiguousarray(z @ mu.T)
     logq = cupy.empty((n, K), dtype=z.dtype)
     q = cupy.empty_like(logq)
     h = cupy.empty_like(logq)
     cuda.elementwise(
-        'T zz, raw T zm, raw T mm, int32 K, T alpha, T eps, bool squared',
-        'raw T logq, raw T q, raw T h',
+        'float64 zz, raw T zm, raw float64 mm, int32 K, float64 alpha, float64 eps, '
+        'bool squared', 'raw T logq, raw T q, raw T h',
         _SOFT_ASSIGNMENT_FWD, 'dec_soft_assignment_fwd',
-    )(zz, zm, mm, numpy.int32(K), dtype(alpha), dtype(numpy.finfo(z.dtype).eps),
+    )(zz, zm, mm, numpy.int32(K), float(alpha), float(numpy.finfo(z.dtype).eps),
       kernel == 'squared', logq, q, h)
     return logq, q, h
 
