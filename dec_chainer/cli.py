@@ -3,6 +3,7 @@
 import argparse
 import os
 import sys
+import tempfile
 import time
 
 import numpy
@@ -194,7 +195,19 @@ def _load_for_model(data, est):
     return X, y
 
 
+def check_writable(directory):
+    """Raise ``OSError`` naming ``directory`` unless a file can be created in it (a missing,
+    read-only or full directory is found before anything is computed)."""
+    if not os.path.isdir(directory):
+        raise FileNotFoundError('no such directory: {}'.format(directory))
+    try:
+        tempfile.TemporaryFile(dir=directory).close()
+    except OSError as e:
+        raise OSError('cannot write to {}: {}'.format(directory, e.strerror or e)) from None
+
+
 def _run_predict(args):
+    from dec_chainer import _files
     from dec_chainer.estimator import DEC
     est = DEC.load(args.model, device=args.device)
     suffix = os.path.splitext(args.output)[1].lower()
@@ -208,22 +221,25 @@ def _run_predict(args):
         if os.path.exists(args.data) and os.path.realpath(path) in (
                 os.path.realpath(args.data), os.path.realpath(args.model)):
             raise ValueError('--output {} would overwrite an input file'.format(path))
+    check_writable(os.path.dirname(os.path.abspath(args.output)))  # before computing
     X, _ = _load_for_model(args.data, est)
-    labels = est.predict(X)
-    q = est.predict_proba(X) if args.proba else None
+    q = est.predict_proba(X)
+    labels = q.argmax(axis=1)
+    if not args.proba:
+        q = None
     if suffix == '.npy':
-        numpy.save(args.output, labels)
-        if q is not None:
-            numpy.save(os.path.splitext(args.output)[0] + '_proba.npy', q)
+        for path, array in zip(outputs, (labels, q)):
+            with _files.atomic_write(path, 'wb') as f:
+                numpy.save(f, array)
     else:
         columns = [labels[:, None].astype(numpy.float64)]
         header = ['label']
         if q is not None:
             columns.append(q)
             header += ['q{}'.format(j) for j in range(q.shape[1])]
-        numpy.savetxt(args.output, numpy.hstack(columns), delimiter=',',
-                      header=','.join(header), comments='',
-                      fmt=['%d'] + ['%.6g'] * (len(header) - 1))
+        with _files.atomic_write(args.output) as f:
+            numpy.savetxt(f, numpy.hstack(columns), delimiter=',', header=','.join(header),
+                          comments='', fmt=['%d'] + ['%.6g'] * (len(header) - 1))
     counts = numpy.bincount(labels, minlength=est.n_clusters)
     print('{} points -> {} ({} clusters, sizes {})'.format(
         len(labels), args.output, est.n_clusters, counts.tolist()))
@@ -272,6 +288,7 @@ def _run_plot(args):
         if not os.path.exists(path):
             raise FileNotFoundError('{} is not a finished run directory (no {})'.format(
                 args.run, os.path.basename(path)))
+    check_writable(args.run)  # the figures go there: found before computing
     report = _files.read_json(metrics_path)
     est = DEC.load(model_path)
     X, y = _load_for_model(report['dataset'], est)
@@ -358,7 +375,7 @@ def main(argv=None):
     from dec_chainer.runs import RunDirectoryInUse
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError, RunDirectoryInUse) as e:
+    except (ValueError, OSError, RunDirectoryInUse) as e:  # OSError: files, disks
         print('dec-chainer {}: error: {}'.format(args.command, e), file=sys.stderr)
         return 2
     except KeyboardInterrupt:

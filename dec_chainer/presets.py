@@ -81,11 +81,14 @@ class DECConfig:
     snapshot_interval: int = 2000
     #: the same for the DEC phase (None: snapshot_interval)
     dec_snapshot_interval: object = None
+    #: and a snapshot at least this often (seconds), so a kill loses minutes at most
+    snapshot_seconds: float = 120.0
     #: batch size of the whole-data-set passes (embedding, P, predictions)
     eval_batchsize: int = 2048
 
     #: settings that change how a run is kept, not what it computes
-    BOOKKEEPING = ('snapshot_interval', 'dec_snapshot_interval', 'eval_batchsize')
+    BOOKKEEPING = ('snapshot_interval', 'dec_snapshot_interval', 'snapshot_seconds',
+                   'eval_batchsize')
 
     def replace(self, **overrides):
         """A copy with some values changed; unknown names raise ``ValueError``."""
@@ -181,7 +184,7 @@ class DECConfig:
             raise ValueError('tol must be in [0, 1); got {}'.format(self.tol))
         if not 0 <= self.dropout < 1:
             raise ValueError('dropout must be in [0, 1); got {}'.format(self.dropout))
-        for name in ('lr', 'dec_lr'):
+        for name in ('lr', 'dec_lr', 'snapshot_seconds'):
             if not getattr(self, name) > 0:
                 raise ValueError('{} must be positive; got {}'.format(name, getattr(self, name)))
         if self.dec_snapshot_interval is not None and int(self.dec_snapshot_interval) < 1:

@@ -45,7 +45,8 @@ from dec_chainer.provenance import environment, git_commit
 from dec_chainer.training import build_autoencoder, pretrain_autoencoder, train_dec
 from dec_chainer.training._common import apply_in_batches, stage_random_state, stage_seed
 from dec_chainer.training.pretrain import stage_info_path
-from dec_chainer.validation import check_array, check_labels, check_n_clusters
+from dec_chainer.validation import (check_array, check_distinct_rows, check_labels,
+                                    check_n_clusters)
 
 RUN_FILE = 'run.json'
 
@@ -257,6 +258,7 @@ def fit_dec(X, y=None, n_clusters=10, config='paper', out=None, device=-1, seed=
     if y is not None:
         y = check_labels(y, X.shape[0], name='y')
     n_clusters = check_n_clusters(n_clusters, config.n_cluster(len(X)))
+    check_distinct_rows(X[:config.n_cluster(len(X))], n_clusters)
     check_scale(X, config)
     if pretrained is not None and out is None:
         raise ValueError('reusing a pretrained autoencoder needs a run directory (out)')

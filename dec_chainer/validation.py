@@ -79,6 +79,20 @@ def check_labels(y, n_samples, name='y'):
     return arr.astype(numpy.int64)
 
 
+def check_distinct_rows(X, n_clusters, name='X'):
+    """``X`` must hold at least ``n_clusters`` distinct rows: identical (e.g. all-zero) rows
+    cannot make that many clusters. Stops at the ``n_clusters``-th distinct row, which real
+    data reaches at once."""
+    seen = set()
+    for row in X:
+        seen.add(row.tobytes())
+        if len(seen) >= n_clusters:
+            return
+    raise ValueError('{} has {} distinct row(s), fewer than the {} clusters asked for: '
+                     'identical rows cannot make more clusters than there are distinct '
+                     'rows'.format(name, len(seen), n_clusters))
+
+
 def check_n_clusters(n_clusters, n_samples=None, name='n_clusters'):
     """``n_clusters`` must be an integer >= 1 and, given ``n_samples``, at most that.
 

@@ -248,6 +248,45 @@ def test_predict_refuses_to_overwrite_its_input_or_write_to_a_directory(run_dir,
     assert 'is a directory' in capsys.readouterr().err
 
 
+def test_read_only_or_full_disks_end_in_one_line(run_dir, tmp_path, monkeypatch, capsys):
+    """A directory that cannot be written is found before anything is computed; a disk
+    that fills while writing ends in one line too, never a traceback."""
+    import errno
+    from dec_chainer import _files, cli
+    from dec_chainer.estimator import DEC
+    model = str(run_dir / 'dec_model.npz')
+    real_tempfile = cli.tempfile.TemporaryFile
+
+    def read_only(*a, **k):
+        raise OSError(errno.EROFS, 'Read-only file system')
+
+    def never(*a, **k):
+        raise AssertionError('computed before checking the output directory')
+
+    monkeypatch.setattr(cli.tempfile, 'TemporaryFile', read_only)
+    monkeypatch.setattr(DEC, 'predict_proba', never)
+    assert main(['predict', '--model', model, '--data', 'digits', '--output',
+                 str(tmp_path / 'l.npy')]) == 2
+    assert 'cannot write to {}: Read-only file system'.format(tmp_path) in \
+        capsys.readouterr().err
+    assert main(['plot', '--run', str(run_dir)]) == 2
+    assert 'cannot write to {}'.format(run_dir) in capsys.readouterr().err
+    assert main(['predict', '--model', model, '--data', 'digits', '--output',
+                 str(tmp_path / 'missing' / 'l.npy')]) == 2
+    assert 'no such directory' in capsys.readouterr().err
+    monkeypatch.undo()
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, 'No space left on device')
+
+    monkeypatch.setattr(cli.tempfile, 'TemporaryFile', real_tempfile)
+    monkeypatch.setattr(_files, 'atomic_write', full)
+    assert main(['predict', '--model', model, '--data', 'digits', '--output',
+                 str(tmp_path / 'l.npy')]) == 2
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and 'No space left on device' in err
+
+
 def test_ctrl_c_ends_in_one_line(monkeypatch, capsys):
     import dec_chainer.cli as cli
 

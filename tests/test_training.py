@@ -80,6 +80,29 @@ def test_bias_gets_twice_the_learning_rate():
     numpy.testing.assert_allclose(link.b.array, -0.2)
 
 
+def test_snapshots_come_at_least_every_few_minutes():
+    """A schedule shorter than the snapshot interval is still snapshotted (by time), and the
+    divergence check and the writer see one decision per iteration."""
+    from dec_chainer.training.extensions import SnapshotTrigger
+
+    class Trainer:
+        class updater:
+            iteration = 0
+
+    now = [0.0]
+    trig = SnapshotTrigger(interval=1000, seconds=120, clock=lambda: now[0])
+    fired = []
+    for it in range(1, 11):
+        Trainer.updater.iteration = it
+        now[0] += 50.0                       # 50 s per iteration
+        first, second = trig(Trainer), trig(Trainer)
+        assert first == second               # asked twice at one iteration: one answer
+        fired.append(first)
+    assert [i for i, f in zip(range(1, 11), fired) if f] == [3, 6, 9]
+    Trainer.updater.iteration = 1000
+    assert trig(Trainer)                     # and every interval
+
+
 def params_of(link):
     return {name: p.array.copy() for name, p in link.namedparams()}
 
@@ -294,6 +317,18 @@ def test_fit_dec_rejects_bad_input_before_training(digits, kwargs, match, tmp_pa
     with pytest.raises(ValueError, match=match):
         dec_chainer.fit_dec(X, **args)
     assert not os.path.exists(tmp_path / 'pretrain')  # nothing was trained
+
+
+@pytest.mark.parametrize('rows', ['zeros', 'three'])
+def test_identical_rows_are_refused_before_training(digits, rows, tmp_path):
+    X = numpy.zeros((300, 64), numpy.float32)
+    if rows == 'three':
+        X[100:200], X[200:] = digits[0][0], digits[0][1]
+    with pytest.raises(ValueError, match=r'X has {} distinct row\(s\), fewer than the 10 '
+                                         r'clusters'.format(1 if rows == 'zeros' else 3)):
+        dec_chainer.fit_dec(X, n_clusters=10, config=tiny_config(), out=str(tmp_path),
+                            **QUIET)
+    assert not os.path.exists(tmp_path / 'pretrain')
 
 
 def test_fit_dec_rejects_nan():

@@ -11,8 +11,8 @@ from chainer.training import extensions
 
 from dec_chainer import _files
 from dec_chainer.links.dec import iterate_batches
-from dec_chainer.training.extensions import (LinearRamp, RandomStateKeeper, StepDecay,
-                                             StopOnDivergence, set_bias_lr_mult)
+from dec_chainer.training.extensions import (LinearRamp, RandomStateKeeper, SnapshotTrigger,
+                                             StepDecay, StopOnDivergence, set_bias_lr_mult)
 
 SNAPSHOT_PREFIX = 'snapshot_iter_'
 
@@ -84,14 +84,16 @@ def send_batch(batch, device):
 
 def make_trainer(target, dataset, *, batchsize, stop_trigger, lr, momentum, out, device,
                  seed, lr_step=20000, lr_gamma=0.1, momentum_ramp=0, bias_lr_mult=1.0,
-                 weight_decay=0.0, snapshot_interval=2000, log_interval=1000,
+                 weight_decay=0.0, snapshot_interval=2000, snapshot_seconds=120.0,
+                 log_interval=1000,
                  progress=True, progress_interval=50, print_keys=(), random_states=(),
                  phase='training', divergence_hint=''):
     """A MomentumSGD ``Trainer`` for ``target`` (a loss link) over ``dataset``.
 
     Extensions: lr x ``lr_gamma`` every ``lr_step`` iterations, an optional momentum ramp,
     bias lr multiplier, LogReport (with the lr), snapshots every ``snapshot_interval``
-    iterations (the latest one kept; :func:`run_resumable` starts from it), the states of
+    iterations and at least every ``snapshot_seconds`` (the latest one kept;
+    :func:`run_resumable` starts from it), the states of
     the minibatch order (seeded by ``seed``) and of the NumPy ``random_states`` the model
     draws from in those snapshots, a stop at the first non-finite loss
     (:class:`~dec_chainer.training.extensions.StopOnDivergence`, naming ``phase`` and
@@ -113,13 +115,14 @@ def make_trainer(target, dataset, *, batchsize, stop_trigger, lr, momentum, out,
     if momentum_ramp:
         trainer.extend(LinearRamp('momentum', (0.0, momentum), (0, momentum_ramp)),
                        trigger=(1, 'iteration'))
+    snapshot_trigger = SnapshotTrigger(snapshot_interval, snapshot_seconds)
     trainer.extend(StopOnDivergence(phase, divergence_hint,
-                                    snapshot_interval=snapshot_interval))
+                                    snapshot_trigger=snapshot_trigger))
     trainer.extend(RandomStateKeeper([order_rng] + [
         rs for rs in random_states if isinstance(rs, numpy.random.RandomState)]))
     trainer.extend(extensions.snapshot(filename=SNAPSHOT_PREFIX + '{.updater.iteration}',
                                        n_retains=1),
-                   trigger=(snapshot_interval, 'iteration'))
+                   trigger=snapshot_trigger)
     trainer.extend(extensions.observe_lr(), trigger=(log_interval, 'iteration'))
     trainer.extend(extensions.LogReport(trigger=(log_interval, 'iteration')))
     if progress:

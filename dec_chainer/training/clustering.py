@@ -44,6 +44,7 @@ def train_dec(model, X, config, out, device, seed=0, y=None, initial_labels=None
         momentum=config.dec_momentum, out=out, device=device, seed=seed,
         lr_step=config.lr_step, lr_gamma=config.lr_gamma,
         snapshot_interval=config.dec_snapshot_interval or config.snapshot_interval,
+        snapshot_seconds=config.snapshot_seconds,
         log_interval=config.update_interval,
         progress=progress, progress_interval=max(1, min(50, config.update_interval)),
         print_keys=['iteration', 'main/loss', 'dec/label_change', 'dec/stop_change']

@@ -4,6 +4,7 @@ from dec_chainer.training.extensions.divergence import DivergenceError  # noqa: 
 from dec_chainer.training.extensions.divergence import StopOnDivergence  # noqa: F401
 from dec_chainer.training.extensions.random_state import RandomStateKeeper  # noqa: F401
 from dec_chainer.training.extensions.schedules import GradientScale  # noqa: F401
+from dec_chainer.training.extensions.snapshot_trigger import SnapshotTrigger  # noqa: F401
 from dec_chainer.training.extensions.schedules import LinearRamp  # noqa: F401
 from dec_chainer.training.extensions.schedules import set_bias_lr_mult  # noqa: F401
 from dec_chainer.training.extensions.schedules import StepDecay  # noqa: F401

@@ -26,18 +26,18 @@ class StopOnDivergence(extension.Extension):
         phase (str): what is training, for the message (``'pretraining layer2'``, ...).
         hint (str or callable): the likely cause and the fix, for the message (a callable
             is called only when the loss diverged).
-        snapshot_interval (int): iterations between snapshots.
+        snapshot_trigger (callable): the trigger of the snapshot writer (asked here first).
     """
 
     trigger = (1, 'iteration')
     priority = extension.PRIORITY_WRITER + 20  # before metrics, LogReport and snapshots
 
-    def __init__(self, phase, hint='', key='main/loss', snapshot_interval=None,
+    def __init__(self, phase, hint='', key='main/loss', snapshot_trigger=None,
                  gpu_interval=100):
         self.phase = phase
         self.hint = hint
         self.key = key
-        self.snapshot_interval = snapshot_interval
+        self.snapshot_trigger = snapshot_trigger
         self.gpu_interval = gpu_interval
 
     def __call__(self, trainer):
@@ -48,7 +48,7 @@ class StopOnDivergence(extension.Extension):
         it = trainer.updater.iteration
         if not isinstance(array, (numpy.ndarray, numpy.generic, float)) and not (
                 it % self.gpu_interval == 0
-                or (self.snapshot_interval and it % self.snapshot_interval == 0)):
+                or (self.snapshot_trigger is not None and self.snapshot_trigger(trainer))):
             return
         value = float(array)
         if not math.isfinite(value):
