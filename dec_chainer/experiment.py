@@ -129,8 +129,8 @@ def run_experiment(dataset='mnist', preset='quick', overrides=None, n_clusters=N
         dataset, X.shape[0], X.shape[1], n_clusters, preset, seed))
     options = dict(log=log, pretrained=pretrained, command=argv)
     if stop_after is not None:
-        est, (_, _, report) = None, fit_dec(X, y, n_clusters, config, out, device, seed,
-                                            progress, stop_after=stop_after, **options)
+        est, report = None, fit_dec(X, y, n_clusters, config, out, device, seed, progress,
+                                    stop_after=stop_after, **options).report
     else:
         est = DEC.from_config(config, n_clusters, random_state=seed, device=device,
                               run_dir=out, verbose=progress)

@@ -147,3 +147,38 @@ def test_one_process_at_a_time_owns_a_run_directory(data, tmp_path):
                                                '{}'.format(os.getpid())):
             fit(data, tmp_path)
     fit(data, tmp_path)                               # released: the run goes ahead
+
+
+def test_sigkill_midway_then_the_same_command_ends_where_an_unbroken_run_does(tmp_path):
+    """A real SIGKILL (not an injected fault) in the middle of fine-tuning: the same command
+    resumes from the last snapshot and ends with the labels of an uninterrupted run."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    settings = ['--set', 'hidden_dims=[32,32,64,10]', 'finetune_iters=600',
+                'snapshot_interval=50', 'dec_max_iter=40', 'update_interval=20',
+                'kmeans_n_init=2']
+
+    def command(out):
+        return [sys.executable, '-m', 'dec_chainer', 'train', '--dataset', 'digits',
+                '--seed', '5', '--out', str(out), '--no-progress', '--no-figures'] + settings
+
+    subprocess.run(command(tmp_path / 'whole'), check=True, capture_output=True, timeout=600)
+    victim = subprocess.Popen(command(tmp_path / 'killed'), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    snapshots = tmp_path / 'killed' / 'pretrain' / 'finetune'
+    deadline = time.time() + 300
+    while not (snapshots.is_dir() and any(p.name.startswith('snapshot_iter_')
+                                          for p in snapshots.iterdir())):
+        assert victim.poll() is None and time.time() < deadline, 'no snapshot appeared'
+        time.sleep(0.05)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(timeout=60)
+    assert not (snapshots.parent / 'finetune.npz').exists()  # killed midway
+    resumed = subprocess.run(command(tmp_path / 'killed'), capture_output=True, text=True,
+                             timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    assert '[resume]' in resumed.stdout
+    numpy.testing.assert_array_equal(numpy.load(tmp_path / 'killed' / 'labels.npy'),
+                                     numpy.load(tmp_path / 'whole' / 'labels.npy'))
