@@ -11,6 +11,7 @@ import numpy
 from dec_chainer import _compat
 import chainer  # noqa: E402  (after dec_chainer, which patches the stack for it)
 
+from dec_chainer.presets import PRESETS
 from dec_chainer.provenance import provenance, versions
 
 
@@ -88,7 +89,6 @@ def _run_baseline(args):
 
 
 def _add_run_options(p, out_help):
-    from dec_chainer.presets import PRESETS
     p.add_argument('--dataset', default='mnist',
                    help='mnist, fashion-mnist, digits, or a .npy/.npz/.csv file')
     p.add_argument('--clusters', type=int, default=None,
@@ -103,14 +103,13 @@ def _add_run_options(p, out_help):
     p.add_argument('--no-progress', action='store_true', help='no progress bars')
     p.add_argument('--dry-run', action='store_true',
                    help='check the data and the settings, print the plan, train nothing')
-    return PRESETS
 
 
 def _add_train(sub, name, help, description, **defaults):
     p = sub.add_parser(name, help=help, description=description)
-    presets = _add_run_options(p, 'run directory: snapshots, logs, model, metrics.json, '
-                                  'figures (default: runs/<preset>-<dataset>-seed<seed>)')
-    p.add_argument('--preset', default='quick', choices=sorted(presets))
+    _add_run_options(p, 'run directory: snapshots, logs, model, metrics.json, figures '
+                        '(default: runs/<preset>-<dataset>-seed<seed>)')
+    p.add_argument('--preset', default='quick', choices=sorted(PRESETS))
     p.add_argument('--no-figures', action='store_true', help='skip the figures')
     if name == 'train':
         p.add_argument('--resume', default=None, metavar='DIR',

@@ -19,7 +19,7 @@ import numpy
 from sklearn.exceptions import ConvergenceWarning
 
 from dec_chainer import _files
-from dec_chainer.datasets import default_n_clusters, load_dataset
+from dec_chainer.datasets import DATASETS, default_n_clusters, load_dataset
 from dec_chainer.estimator import DEC
 from dec_chainer.presets import get_config
 from dec_chainer.provenance import provenance
@@ -78,10 +78,12 @@ def describe_plan(dataset='mnist', preset='quick', overrides=None, n_clusters=No
     check_n_clusters(n_clusters, n_cl)
     dims = '-'.join(str(d) for d in (X.shape[1],) + tuple(config.hidden_dims))
     batch = config.dec_batchsize or 'all {}'.format(n_cl)
+    values = ('pixels scaled {!r}'.format(config.scale) if dataset in DATASETS else
+              'values as in the file (scale applies to the image data sets only)')
     return '\n'.join([
-        'data: {}, {} x {} ({}), {} clusters'.format(
+        'data: {}, {} x {} ({}), {} clusters, {}'.format(
             dataset, X.shape[0], X.shape[1], 'labelled' if y is not None else 'no labels',
-            n_clusters),
+            n_clusters, values),
         'autoencoder {} on {} points: layer-wise {} iterations per pair, fine-tuning {} '
         'iterations (batch {}, lr {}, {})'.format(
             dims, n_pre, config.layerwise_iters, config.finetune_iters, config.batchsize,

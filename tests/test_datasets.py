@@ -246,7 +246,8 @@ def test_labelled_csv_through_the_command_line(tmp_path, capsys):
                   header=','.join(['p{}'.format(i) for i in range(8)] + ['Label']),
                   comments='')
     assert main(['train', '--dataset', str(p), '--dry-run']) == 0
-    assert 'data: {}, 60 x 8 (labelled), 10 clusters'.format(p) in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert 'data: {}, 60 x 8 (labelled), 10 clusters, values as in the file'.format(p) in out
 
 
 def test_tsv_without_header(tmp_path):
