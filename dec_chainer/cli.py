@@ -274,6 +274,8 @@ def _add_plot(sub):
                                     'confusion)')
     p.add_argument('--run', required=True, help='a run directory written by train')
     p.add_argument('--points', type=int, default=500, help='points in the t-SNE figure')
+    p.add_argument('--device', default=None, type=device_type,
+                   help='device to embed on (default: the CPU)')
     p.set_defaults(func=_run_plot)
 
 
@@ -289,7 +291,7 @@ def _run_plot(args):
                 args.run, os.path.basename(path)))
     check_writable(args.run)  # the figures go there: found before computing
     report = _files.read_json(metrics_path)
-    est = DEC.load(model_path)
+    est = DEC.load(model_path, device=args.device)
     X, y = _load_for_model(report['dataset'], est)
     n = report['n_cluster']
     written = write_run_figures(args.run, est, X[:n], None if y is None else y[:n],

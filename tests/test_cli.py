@@ -145,7 +145,7 @@ def test_predict_evaluate_plot(run_dir, tmp_path, capsys):
     acc = json.loads((run_dir / 'metrics.json').read_text())['metrics']['dec']['acc']
     assert '{:.4f}'.format(acc) in capsys.readouterr().out
     (run_dir / 'figures' / 'tsne.png').unlink()
-    assert main(['plot', '--run', str(run_dir), '--points', '200']) == 0
+    assert main(['plot', '--run', str(run_dir), '--points', '200', '--device', '@numpy']) == 0
     assert (run_dir / 'figures' / 'tsne.png').exists()
 
 
