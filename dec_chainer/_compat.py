@@ -34,6 +34,12 @@ The patches (name: what breaks without it):
     imported, cuDNN is switched off for Chainer (``CHAINER_CUDNN=0`` and
     ``use_cudnn='never'``) so every function takes Chainer's own CuPy kernels.
 
+``chainermn_aggregator``
+    ``chainermn.extensions.ObservationAggregator`` calls ``Variable.to_device('native')``
+    on every observed value, which needs ChainerX (not built here), so aggregating a loss
+    over the ranks raises. Applied by :func:`patch_chainermn` (when a job starts under
+    MPI): observed Variables are handed over as CPU arrays instead.
+
 ``DEC_CHAINER_COMPAT_SKIP=name,name`` skips patches by name; the tests use it to show that
 each patch is needed on the running stack.
 """
@@ -230,6 +236,34 @@ def _patch_summary(summary_cls):
     add.__doc__ = original_add.__doc__
     add._dec_chainer_float64 = True
     summary_cls.add = add
+
+
+# -- chainermn_aggregator ----------------------------------------------------------------
+
+def _needs_chainermn_aggregator():
+    import chainer
+    return not chainer.backend.chainerx.is_available()
+
+
+def patch_chainermn():
+    """Apply ``chainermn_aggregator`` (once per process) where this stack needs it."""
+    if not _enabled('chainermn_aggregator') or 'chainermn_aggregator' in APPLIED \
+            or not _needs_chainermn_aggregator():
+        return
+    import chainer
+    from chainermn.extensions import observation_aggregator as module
+    original = module.ObservationAggregator.compute_summary
+
+    def compute_summary(self, trainer):
+        value = trainer.observation.get(self.original_key)
+        if isinstance(value, chainer.Variable):
+            trainer.observation[self.original_key] = chainer.backend.CpuDevice().send(
+                value.array)
+        return original(self, trainer)
+
+    compute_summary.__doc__ = original.__doc__
+    module.ObservationAggregator.compute_summary = compute_summary
+    APPLIED.append('chainermn_aggregator')
 
 
 # -- cudnn_off ---------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import time
 
 import numpy
 
-from dec_chainer import _compat
+from dec_chainer import _compat, distributed
 import chainer  # noqa: E402  (after dec_chainer, which patches the stack for it)
 
 from dec_chainer.presets import PRESETS
@@ -111,6 +111,10 @@ def _add_train(sub, name, help, description, **defaults):
                         '(default: runs/<preset>-<dataset>-seed<seed>)')
     p.add_argument('--preset', default='quick', choices=sorted(PRESETS))
     p.add_argument('--no-figures', action='store_true', help='skip the figures')
+    p.add_argument('--communicator', default='auto', choices=distributed.COMMUNICATORS,
+                   help='ChainerMN communicator when started by mpiexec -n N (N > 1): '
+                        'data-parallel training, each process on its share of the rows '
+                        '(auto: naive on CPUs, pure_nccl on GPUs, one GPU per process)')
     if name == 'train':
         p.add_argument('--resume', default=None, metavar='DIR',
                        help='resume the run in DIR from its latest snapshots (same as --out '
@@ -144,13 +148,19 @@ def _run_train(args):
         print('run directory: {}'.format(out))
         return 0
     stop_after = getattr(args, 'stop_after', None)
+    comm = args.comm = distributed.create_communicator(
+        args.communicator, gpu=chainer.get_device(args.device).xp is not numpy)
+    if comm is not None and chainer.get_device(args.device).xp is not numpy:
+        args.device = '@cupy:{}'.format(comm.intra_rank)  # one GPU per process
     _, report = run_experiment(args.dataset, args.preset, overrides, args.clusters,
                                args.seed, args.device, out, not args.no_progress,
                                argv=['dec-chainer'] + args.argv,
                                figures=not args.no_figures, stop_after=stop_after,
                                pretrained=getattr(args, 'pretrained', None),
                                results=getattr(args, 'results', None),
-                               name=getattr(args, 'name', None))
+                               name=getattr(args, 'name', None), comm=comm)
+    if not distributed.is_root(comm):
+        return 0
     print()
     if stop_after == 'pretrain':
         for stage, r in report['pretrain'].items():
@@ -377,7 +387,13 @@ def main(argv=None):
     try:
         return args.func(args)
     except (ValueError, OSError, RunDirectoryInUse) as e:  # OSError: files, disks
-        print('dec-chainer {}: error: {}'.format(args.command, e), file=sys.stderr)
+        comm = getattr(args, 'comm', None)
+        print('dec-chainer {}: error{}: {}'.format(
+            args.command, '' if comm is None else ' on rank {}'.format(comm.rank), e),
+            file=sys.stderr)
+        if comm is not None:  # the other ranks may wait in a collective: end them all
+            sys.stderr.flush()
+            comm.mpi_comm.Abort(2)
         return 2
     except KeyboardInterrupt:
         print('dec-chainer {}: interrupted; the same command resumes a run from its last '

@@ -112,7 +112,8 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
         """Learn the embedding and the clusters of ``X``; ``y`` (optional) only for metrics.
 
         ``run_options`` go to :func:`dec_chainer.runs.fit_dec` (``pretrained``, ``log``,
-        ``command``).
+        ``command``, ``comm``). Under MPI (``comm``) every rank ends with the fitted model;
+        ``labels_`` and ``report_`` are rank 0's (None on the other ranks).
         """
         config = self._build_config()
         X = self._validate(X, reset=True)
@@ -130,9 +131,11 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
                                         progress=bool(self.verbose), **run_options)
         self._set_fitted(model, config, X.shape[1], seed)
         self.labels_ = labels
+        self.report_ = report
+        if report is None:  # a rank other than 0 of a data-parallel run
+            return self
         self.n_iter_ = int(report['dec']['iterations'])
         self.converged_ = bool(report['dec']['converged'])
-        self.report_ = report
         if not self.converged_:
             last = report['dec'].get('last_change')
             warnings.warn(ConvergenceWarning(

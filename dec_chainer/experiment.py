@@ -18,7 +18,7 @@ import warnings
 import numpy
 from sklearn.exceptions import ConvergenceWarning
 
-from dec_chainer import _files
+from dec_chainer import _files, distributed
 from dec_chainer.datasets import DATASETS, default_n_clusters, load_dataset
 from dec_chainer.estimator import DEC
 from dec_chainer.presets import get_config
@@ -105,7 +105,7 @@ def default_name(preset, dataset, seed):
 
 def run_experiment(dataset='mnist', preset='quick', overrides=None, n_clusters=None, seed=0,
                    device=-1, out=None, progress=True, log=print, argv=None, figures=True,
-                   stop_after=None, pretrained=None, results=None, name=None):
+                   stop_after=None, pretrained=None, results=None, name=None, comm=None):
     """Load ``dataset``, run DEC with ``preset`` (+ ``overrides``) in run directory ``out``.
 
     With ``out`` the run directory also gets the report (``metrics.json``: metrics and wall
@@ -115,21 +115,27 @@ def run_experiment(dataset='mnist', preset='quick', overrides=None, n_clusters=N
     ``results`` (a directory) the report also goes to ``RESULTS/NAME.json`` and the DEC
     phase's log to ``RESULTS/NAME.dec_log.json`` (NAME: :func:`default_name`).
     ``stop_after='pretrain'`` stops after the autoencoder; ``pretrained=DIR`` reuses the
-    autoencoder of the run directory ``DIR``.
+    autoencoder of the run directory ``DIR``. With a ChainerMN communicator ``comm`` the
+    run is data-parallel (:func:`~dec_chainer.runs.fit_dec`) and rank 0 alone writes and
+    logs; the other ranks return ``(estimator, None)``.
 
     Returns:
         tuple: the fitted :class:`~dec_chainer.DEC` (None when stopped after pretraining)
         and the report.
     """
     config = get_config(preset, **(overrides or {}))
+    root = distributed.is_root(comm)
+    if not root:
+        log, progress = (lambda *a: None), False
     t0 = time.time()
     X, y = load_dataset(dataset, scale=config.scale)
     if n_clusters is None:
         n_clusters = default_n_clusters(y)
     load_s = time.time() - t0
-    log('[data] {}: {} x {}, {} clusters, preset {}, seed {}'.format(
-        dataset, X.shape[0], X.shape[1], n_clusters, preset, seed))
-    options = dict(log=log, pretrained=pretrained, command=argv)
+    log('[data] {}: {} x {}, {} clusters, preset {}, seed {}{}'.format(
+        dataset, X.shape[0], X.shape[1], n_clusters, preset, seed,
+        '' if comm is None else ', {} processes'.format(distributed.size(comm))))
+    options = dict(log=log, pretrained=pretrained, command=argv, comm=comm)
     if stop_after is not None:
         est, report = None, fit_dec(X, y, n_clusters, config, out, device, seed, progress,
                                     stop_after=stop_after, **options).report
@@ -140,6 +146,8 @@ def run_experiment(dataset='mnist', preset='quick', overrides=None, n_clusters=N
             warnings.simplefilter('ignore', ConvergenceWarning)
             est.fit(X, y, **options)
         report = est.report_
+    if not root:
+        return est, None
     report['seconds']['load'] = round(load_s, 2)
     report['seconds']['total'] = round(time.time() - t0, 2)
     report.update(dataset=dataset, preset=preset, overrides=overrides or {})

@@ -36,7 +36,7 @@ import numpy
 
 import chainer
 
-from dec_chainer import _files
+from dec_chainer import _files, distributed
 from dec_chainer.evaluations import eval_clustering
 from dec_chainer.kmeans import kmeans
 from dec_chainer.links import DeepEmbeddedClustering
@@ -46,7 +46,7 @@ from dec_chainer.training import build_autoencoder, pretrain_autoencoder, train_
 from dec_chainer.training._common import apply_in_batches, stage_random_state, stage_seed
 from dec_chainer.training.pretrain import stage_info_path
 from dec_chainer.validation import (check_array, check_distinct_rows, check_labels,
-                                    check_n_clusters)
+                                    check_n_clusters, max_abs)
 
 RUN_FILE = 'run.json'
 
@@ -80,7 +80,7 @@ SCALE_LIMIT = 100.0
 def check_scale(X, config):
     """Warn (:class:`DataScaleWarning`) before training when ``X``'s scale makes the
     autoencoder's learning rate likely to diverge, saying what to do."""
-    top = float(numpy.abs(X).max())
+    top = max_abs(X)
     if config.lr * top ** 2 > SCALE_LIMIT:
         warnings.warn(DataScaleWarning(
             'X holds values up to |x| = {:.4g}, but the autoencoder\'s learning rate lr={} '
@@ -103,12 +103,17 @@ def data_fingerprint(X, n_pretrain):
     return {'data_blake2b': h.hexdigest(), 'pretrain_data_blake2b': pretrain}
 
 
-def run_identity(config, seed, n_clusters, X):
-    """What makes a run what it is: settings, seed, K, and the data (shape and digest)."""
-    return dict({'config': config.to_dict(), 'seed': int(seed),
-                 'n_clusters': int(n_clusters), 'n_samples': int(X.shape[0]),
-                 'n_features': int(X.shape[1])},
-                **data_fingerprint(X, config.n_pretrain(len(X))))
+def run_identity(config, seed, n_clusters, X, processes=1):
+    """What makes a run what it is: settings, seed, K, and the data (shape and digest);
+    for a data-parallel run also its number of processes (each draws its own minibatches
+    and masks, and keeps its own snapshots)."""
+    identity = dict({'config': config.to_dict(), 'seed': int(seed),
+                     'n_clusters': int(n_clusters), 'n_samples': int(X.shape[0]),
+                     'n_features': int(X.shape[1])},
+                    **data_fingerprint(X, config.n_pretrain(len(X))))
+    if processes > 1:
+        identity['processes'] = int(processes)
+    return identity
 
 
 def _comparable(identity):
@@ -222,7 +227,8 @@ def _reuse_pretrained(source, out, config, seed, X, log):
 # -- the run -----------------------------------------------------------------------------
 
 def fit_dec(X, y=None, n_clusters=10, config='paper', out=None, device=-1, seed=0,
-            progress=True, log=print, stop_after=None, pretrained=None, command=None):
+            progress=True, log=print, stop_after=None, pretrained=None, command=None,
+            comm=None):
     """Run DEC end to end on ``X``: the one function that runs a configuration.
 
     1. Pretrain the stacked denoising autoencoder on the first ``config.pretrain_samples``
@@ -245,21 +251,37 @@ def fit_dec(X, y=None, n_clusters=10, config='paper', out=None, device=-1, seed=
         pretrained (str): a run directory whose autoencoder (same pretraining settings, seed
             and data) this run copies instead of pretraining.
         command (list of str): the command line to record (default: ``sys.argv``).
+        comm: a ChainerMN communicator for data-parallel training over MPI (see
+            :mod:`dec_chainer.distributed`); None: one process. Every rank passes the same
+            ``X`` (a memory-mapped ``.npy`` is read only where the rank's rows lie) and
+            trains on its share of the rows; rank 0 alone checks the whole data set,
+            writes the run directory and logs, and gets the labels and the full report.
 
     Returns:
         Run: ``(model, labels, report)``; the report holds the metrics and wall time of each
         phase, the pretraining stages, the DEC phase's iterations and convergence, the
-        configuration, and machine, versions, BLAS kernels, command and commit.
+        configuration, and machine, versions, BLAS kernels, command and commit. Under MPI
+        the model is on every rank, the labels (of all rows) and the report on rank 0
+        (None elsewhere).
     """
     if stop_after not in (None, 'pretrain'):
         raise ValueError("stop_after must be None or 'pretrain'; got {!r}".format(stop_after))
     config = get_config(config) if not isinstance(config, DECConfig) else config.validate()
-    X = check_array(X, name='X')
+    root = distributed.is_root(comm)
+    if root:
+        X = check_array(X, name='X')
+    else:  # rank 0 checks the whole data set; the others read only their rows
+        progress, log = False, (lambda *a: None)
+        check_array(X[distributed.shard(len(X), comm)], name='X')
     if y is not None:
         y = check_labels(y, X.shape[0], name='y')
     n_clusters = check_n_clusters(n_clusters, config.n_cluster(len(X)))
-    check_distinct_rows(X[:config.n_cluster(len(X))], n_clusters)
-    check_scale(X, config)
+    if root:
+        check_distinct_rows(X[:config.n_cluster(len(X))], n_clusters)
+        check_scale(X, config)
+    for name, value in (('batchsize', config.batchsize),
+                        ('dec_batchsize', config.dec_batchsize or distributed.size(comm))):
+        distributed.local_batchsize(value, comm, name)  # refused before any training
     if pretrained is not None and out is None:
         raise ValueError('reusing a pretrained autoencoder needs a run directory (out)')
     device = chainer.get_device(device)
@@ -272,36 +294,47 @@ def fit_dec(X, y=None, n_clusters=10, config='paper', out=None, device=-1, seed=
         tmp = out = tempfile.mkdtemp(prefix='dec_chainer_')
     os.makedirs(out, exist_ok=True)
     try:
-        with own_run_dir(out):
-            _check_run_dir(out, run_identity(config, seed, n_clusters, X))
-            if pretrained is not None:
-                _reuse_pretrained(pretrained, out, config, seed, X, log)
+        with own_run_dir(out) if root else contextlib.nullcontext():
+            if root:
+                _check_run_dir(out, run_identity(config, seed, n_clusters, X,
+                                                 distributed.size(comm)))
+                if pretrained is not None:
+                    _reuse_pretrained(pretrained, out, config, seed, X, log)
             model, labels, report = _run(X, y, n_clusters, config, out, device, seed,
-                                         progress, log, stop_after)
+                                         progress, log, stop_after, comm)
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
+    if not root:
+        return Run(model, None, None)
     if pretrained is not None:
         report['pretrained_from'] = os.path.abspath(pretrained)
     report['provenance'] = origin
     return Run(model, labels, report)
 
 
-def _run(X, y, n_clusters, config, out, device, seed, progress, log, stop_after):
+def _run(X, y, n_clusters, config, out, device, seed, progress, log, stop_after, comm):
     n_pre, n_cl = config.n_pretrain(len(X)), config.n_cluster(len(X))
-    X_cl, y_cl = X[:n_cl], None if y is None else y[:n_cl]
+    root = distributed.is_root(comm)
+    # this process's rows (all of them for one process; X is checked float32 at rank 0)
+    X_pre, X_cl = (numpy.ascontiguousarray(X[:n][distributed.shard(n, comm)],
+                                           dtype=numpy.float32) for n in (n_pre, n_cl))
+    y_cl = None if y is None or not root else y[:n_cl]
     report = {'seed': int(seed), 'n_clusters': n_clusters, 'n_pretrain': n_pre,
               'n_cluster': n_cl, 'device': str(device), 'config': config.to_dict(),
               'seconds': {}, 'metrics': {}}
+    if comm is not None:
+        report['processes'] = distributed.size(comm)
     report.update(environment())  # machine, versions, BLAS kernels (what reproduces)
 
     # 1. autoencoder
     t0 = time.time()
     sdae = build_autoencoder(X.shape[1], config, stage_random_state(seed, 0))
     sdae.to_device(device)
-    report['pretrain'] = pretrain_autoencoder(sdae, X[:n_pre], config,
+    report['pretrain'] = pretrain_autoencoder(sdae, X_pre, config,
                                               os.path.join(out, 'pretrain'), device,
-                                              seed=seed, progress=progress, log=log)
+                                              seed=seed, progress=progress, log=log,
+                                              comm=comm)
     # the recorded training time of each stage (also when loaded or resumed)
     recorded = [st.get('seconds') for st in report['pretrain'].values()]
     report['seconds']['pretrain'] = (round(sum(recorded), 2) if None not in recorded
@@ -309,22 +342,28 @@ def _run(X, y, n_clusters, config, out, device, seed, progress, log, stop_after)
     if stop_after == 'pretrain':
         return None, None, report
 
-    # 2. k-means on the embedding
+    # 2. k-means on the embedding (of all rows, at rank 0)
     t0 = time.time()
     kmeans_path = os.path.join(out, 'kmeans.npz')
-    if os.path.exists(kmeans_path):
-        with _files.open_npz(kmeans_path) as f:
-            centroids, km_labels = f['centroids'], f['labels']
-            if 'seconds' in f.files:  # report the time k-means took when it ran
-                t0 = time.time() - float(f['seconds'])
+    if distributed.all_agree(comm, os.path.exists(kmeans_path)):
+        if root:
+            with _files.open_npz(kmeans_path) as f:
+                centroids, km_labels = f['centroids'], f['labels']
+                if 'seconds' in f.files:  # report the time k-means took when it ran
+                    t0 = time.time() - float(f['seconds'])
     else:
-        Z = apply_in_batches(sdae.encode, X_cl, config.eval_batchsize, device)
-        log('[kmeans] {} restarts on the {}-d embedding of {} points'.format(
-            config.kmeans_n_init, Z.shape[1], len(Z)))
-        centroids, km_labels, _ = kmeans(Z, n_clusters, n_init=config.kmeans_n_init,
-                                         random_state=stage_seed(seed, 200) % (2 ** 31))
-        _files.savez(kmeans_path, centroids=centroids, labels=km_labels,
-                     seconds=time.time() - t0)
+        Z = distributed.gather_rows(
+            comm, apply_in_batches(sdae.encode, X_cl, config.eval_batchsize, device))
+        if root:
+            log('[kmeans] {} restarts on the {}-d embedding of {} points'.format(
+                config.kmeans_n_init, Z.shape[1], len(Z)))
+            centroids, km_labels, _ = kmeans(Z, n_clusters, n_init=config.kmeans_n_init,
+                                             random_state=stage_seed(seed, 200) % (2 ** 31))
+            _files.savez(kmeans_path, centroids=centroids, labels=km_labels,
+                         seconds=time.time() - t0)
+    if comm is not None:
+        centroids, km_labels = distributed.bcast(
+            comm, (centroids, km_labels) if root else None)
     report['seconds']['kmeans'] = round(time.time() - t0, 2)
     if y_cl is not None:
         report['metrics']['ae_kmeans'] = eval_clustering(y_cl, km_labels)
@@ -336,21 +375,27 @@ def _run(X, y, n_clusters, config, out, device, seed, progress, log, stop_after)
                                    config.dec_loss_reduce)
     model.to_device(device)
     model_path = os.path.join(out, 'model.npz')
-    if os.path.exists(model_path):
-        _files.load_npz(model_path, model)
-        dec = _files.read_json(os.path.join(out, 'dec_result.json'))
+    if distributed.all_agree(comm, os.path.exists(model_path)):
+        dec = {}
+        if root:
+            _files.load_npz(model_path, model)
+            dec = _files.read_json(os.path.join(out, 'dec_result.json'))
+        distributed.bcast_params(comm, model)
         log('[dec] loaded {}'.format(model_path))
     else:
         log('[dec] {} points, {} clusters, P every {} iterations, at most {}'.format(
             n_cl, n_clusters, config.update_interval, config.dec_max_iter))
         dec = train_dec(model, X_cl, config, os.path.join(out, 'dec'), device,
-                        seed=stage_seed(seed, 301), y=y_cl, initial_labels=km_labels,
-                        progress=progress, log=log)
+                        seed=stage_seed(seed, 301), y=y_cl,
+                        initial_labels=km_labels[distributed.shard(n_cl, comm)],
+                        progress=progress, log=log, comm=comm)
         dec = {k: v for k, v in dec.items() if k != 'log'}
-        # the result first: model.npz, written last, says the DEC phase is complete
-        _files.write_json(os.path.join(out, 'dec_result.json'), dec)
-        _files.save_npz(model_path, model)
-    labels = model.predict(X_cl, config.eval_batchsize)
+        if root:  # the result first: model.npz, written last, says the phase is complete
+            _files.write_json(os.path.join(out, 'dec_result.json'), dec)
+            _files.save_npz(model_path, model)
+    labels = distributed.gather_rows(comm, model.predict(X_cl, config.eval_batchsize))
+    if not root:
+        return model, None, None
     report['seconds']['dec'] = dec.get('seconds', round(time.time() - t0, 2))
     report['seconds']['compute'] = round(sum(report['seconds'][k] for k in
                                              ('pretrain', 'kmeans', 'dec')), 2)

@@ -6,6 +6,32 @@ path or an argument name) and the problem.
 
 import numpy
 
+#: Rows are checked this many elements at a time, so checking a memory-mapped file larger
+#: than memory needs no array of its size.
+CHUNK_ELEMENTS = 1 << 24
+
+
+def row_blocks(X, elements=CHUNK_ELEMENTS):
+    """Consecutive row slices of ``X`` of about ``elements`` values each."""
+    step = max(1, elements // max(1, X.shape[1] if X.ndim > 1 else 1))
+    for start in range(0, X.shape[0], step):
+        yield X[start:start + step]
+
+
+def max_abs(X):
+    """``max |x|`` over ``X``, a block of rows at a time."""
+    return max(float(numpy.abs(block).max()) for block in row_blocks(X))
+
+
+def is_memory_mapped(a):
+    """Whether ``a`` (or the array it views) is a memory-mapped file."""
+    import mmap
+    while a is not None:
+        if isinstance(a, (numpy.memmap, mmap.mmap)):
+            return True
+        a = getattr(a, 'base', None)
+    return False
+
 
 def check_array(X, name='X', min_samples=1, dtype=numpy.float32):
     """Validate a data matrix and return it as a C-contiguous ``dtype`` array.
@@ -40,12 +66,19 @@ def check_array(X, name='X', min_samples=1, dtype=numpy.float32):
             .format(name, arr.ndim, arr.shape))
     if arr.size == 0:
         raise ValueError('{} is empty: shape {}'.format(name, arr.shape))
-    if arr.dtype.kind == 'f':
-        finite = numpy.isfinite(arr)
-        if not finite.all():
-            n_nan = int(numpy.isnan(arr).sum())
-            n_inf = int((~finite).sum()) - n_nan
-            row = int(numpy.argwhere(~finite)[0, 0])
+    if arr.dtype.kind == 'f':  # a block of rows at a time: no array of X's size
+        n_nan = n_inf = 0
+        row, offset = None, 0
+        for block in row_blocks(arr):
+            finite = numpy.isfinite(block)
+            if not finite.all():
+                nan = int(numpy.isnan(block).sum())
+                n_nan += nan
+                n_inf += int(finite.size - finite.sum()) - nan
+                if row is None:
+                    row = offset + int(numpy.argwhere(~finite)[0, 0])
+            offset += len(block)
+        if row is not None:
             raise ValueError(
                 '{} contains {} NaN and {} infinite values (first in row {})'
                 .format(name, n_nan, n_inf, row))
@@ -54,7 +87,7 @@ def check_array(X, name='X', min_samples=1, dtype=numpy.float32):
             '{} has {} samples; at least {} are needed'.format(
                 name, arr.shape[0], min_samples))
     with numpy.errstate(over='ignore'):  # overflow is checked (and named) just below
-        out = numpy.ascontiguousarray(arr, dtype=dtype)
+        out = numpy.ascontiguousarray(arr, dtype=dtype)  # a float32 memory map: no copy
     if out.dtype != arr.dtype and out.dtype.kind == 'f' and not numpy.isfinite(out).all():
         big = numpy.abs(arr[~numpy.isfinite(out)]).max()
         raise ValueError('{} holds values too large for {} (|x| up to {:.3g}; the largest '

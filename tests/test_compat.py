@@ -230,3 +230,43 @@ def test_gpu_functions_run_without_cudnn():
     assert cupy.isfinite(lin.W.grad).all()
     if 'cudnn_off' in _compat.APPLIED:
         assert chainer.config.use_cudnn == 'never'
+
+
+# -- chainermn_aggregator ----------------------------------------------------------------
+
+AGGREGATOR_CODE = '''
+import dec_chainer, chainer, numpy
+from dec_chainer import _compat
+_compat.patch_chainermn()
+from chainermn.extensions import ObservationAggregator
+
+class OneRank:  # the two calls the aggregator makes, for a job of one process
+    rank = 0
+    def gather_obj(self, obj):
+        return [obj]
+    def bcast_obj(self, obj):
+        return obj
+
+class Trainer:
+    observation = {'main/loss': chainer.Variable(numpy.array(2.5, numpy.float32))}
+    class updater:
+        iteration, epoch, epoch_detail, is_new_epoch = 1, 0, 0.01, False
+
+trainer = Trainer()
+ObservationAggregator(OneRank(), 'main/loss')(trainer)
+print(float(trainer.observation['main/loss']))
+'''
+
+
+@pytest.mark.skipif(not _compat._needs_chainermn_aggregator(), reason='ChainerX is built')
+def test_observation_aggregator_averages_a_loss_variable():
+    r = run_python(AGGREGATOR_CODE)
+    assert r.returncode == 0, r.stderr
+    assert float(r.stdout) == 2.5
+
+
+@pytest.mark.skipif(not _compat._needs_chainermn_aggregator(), reason='ChainerX is built')
+def test_chainermn_aggregator_patch_is_needed():
+    r = skip_one('chainermn_aggregator', AGGREGATOR_CODE)
+    assert r.returncode != 0
+    assert 'to_device' in r.stderr or 'native' in r.stderr

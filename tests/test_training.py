@@ -14,7 +14,8 @@ from dec_chainer.links import (DeepEmbeddedClustering, ReconstructionLoss,
 from dec_chainer.training import train_dec
 from dec_chainer.training._common import (latest_snapshot, make_trainer, run_resumable,
                                           stage_random_state)
-from dec_chainer.training.extensions import ConvergenceTrigger, GradientScale
+from dec_chainer.training.extensions import (ConvergenceTrigger, GradientScale,
+                                             RefreshTargetDistribution)
 
 CPU = chainer.get_device('@numpy')
 QUIET = dict(progress=False)
@@ -218,6 +219,9 @@ def test_stop_quantity_is_logged_and_kept_in_snapshots(tmp_path, digits):
 
 
 class _FakeRefresh:
+    comm = None  # one process
+    fraction_changed = RefreshTargetDistribution.fraction_changed
+
     def __init__(self, n):
         self.labels = numpy.zeros(n, dtype=numpy.int64)
         self.X = numpy.zeros(n)

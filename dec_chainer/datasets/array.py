@@ -58,7 +58,9 @@ def _split_label_column(data, label_column, header, path):
 def load_array(path, label_column=None, delimiter=None):
     """Load a data matrix (and optional labels) from a file.
 
-    * ``.npy``: a 2-D array; labels only with ``label_column``.
+    * ``.npy``: a 2-D array; labels only with ``label_column``. Memory-mapped: a float32
+      C-order file stays on disk (training reads the rows it needs, so a file larger than
+      memory clusters; other dtypes are converted in memory).
     * ``.npz``: the data under ``X``/``x``/``data``/``features`` (or the only array) and the
       labels, if any, under ``y``/``labels``/``label``/``target``/``targets``.
     * ``.csv``/``.tsv``: numeric values with an optional header row (detected); labels from
@@ -82,7 +84,7 @@ def load_array(path, label_column=None, delimiter=None):
     header = None
     if suffix == '.npy':
         try:
-            data = numpy.load(path, allow_pickle=False)
+            data = numpy.load(path, mmap_mode='r', allow_pickle=False)
         except ValueError as e:
             raise ValueError('{}: not a readable .npy array ({})'.format(path, e)) from None
     elif suffix == '.npz':

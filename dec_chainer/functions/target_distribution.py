@@ -18,7 +18,17 @@ for (int j = 0; j < K; ++j) p[base + j] /= total;
 '''
 
 
-def target_distribution(q):
+def cluster_frequencies(q):
+    """``f_j = sum_i q_ij``, summed as :func:`target_distribution` sums it (on the CPU
+    pairwise along rows of ``q.T``, NumPy's accurate reduction)."""
+    if hasattr(q, 'array'):
+        q = q.array
+    if backend.get_array_module(q) is numpy:
+        return numpy.ascontiguousarray(q.T).sum(axis=1)
+    return q.sum(axis=0)
+
+
+def target_distribution(q, frequencies=None):
     r"""DEC's auxiliary target distribution ``P`` from the soft assignment ``Q`` (eq. 3).
 
     .. math::
@@ -26,7 +36,9 @@ def target_distribution(q):
         p_{ij} = \frac{q_{ij}^2 / f_j}{\sum_{j'} q_{ij'}^2 / f_{j'}}, \qquad
         f_j = \sum_i q_{ij}
 
-    ``f`` sums over all rows of ``q``, so pass the soft assignment of the whole data set.
+    ``f`` sums over all rows of ``q``, so pass the soft assignment of the whole data set,
+    or pass ``frequencies``: ``f`` summed over the whole data set elsewhere (data-parallel
+    DEC gives each process's rows of ``q`` and the ``f`` of all processes' rows).
     Plain arrays in and out (NumPy or CuPy, same dtype, (n, K) C-contiguous); no graph.
 
     .. admonition:: Example
@@ -44,15 +56,21 @@ def target_distribution(q):
     if q.ndim != 2 or q.dtype.kind != 'f':
         raise ValueError('q must be a 2-D float array; got {} {}'.format(q.dtype, q.shape))
     tiny = numpy.finfo(q.dtype).tiny
+    if frequencies is not None:
+        frequencies = xp.asarray(frequencies, dtype=q.dtype)
+        if frequencies.shape != q.shape[1:]:
+            raise ValueError('frequencies must have shape ({},); got {}'.format(
+                q.shape[1], frequencies.shape))
     if xp is numpy:
         # computed in (K, n) layout: NumPy reduces slowly along short rows
         q_t = numpy.ascontiguousarray(q.T)
-        f = numpy.maximum(q_t.sum(axis=1), tiny)  # nobody near a cluster: weights 0, not NaN
+        f = q_t.sum(axis=1) if frequencies is None else frequencies  # cluster_frequencies
+        f = numpy.maximum(f, tiny)  # nobody near a cluster: weights 0, not NaN
         w_t = numpy.square(q_t)
         w_t /= f[:, None]
         w_t /= w_t.sum(axis=0)
         return numpy.ascontiguousarray(w_t.T)
-    f = xp.maximum(q.sum(axis=0), tiny)
+    f = xp.maximum(cluster_frequencies(q) if frequencies is None else frequencies, tiny)
     q = xp.ascontiguousarray(q)
     p = xp.empty_like(q)
     cuda.elementwise(

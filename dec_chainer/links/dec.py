@@ -60,7 +60,12 @@ class DeepEmbeddedClustering(chainer.Chain):
         centroids (array): initial centroids, shape (K, embedding size).
         alpha (float), kernel (str): see :func:`dec_chainer.functions.soft_assignment`.
         reduce (str): ``'mean'`` or ``'sum'`` of the loss over a minibatch.
+
+    ``loss_weight`` (1 unless a data-parallel DEC phase sets it) multiplies the loss: one
+    process of several weights its share of a global batch with it.
     """
+
+    loss_weight = 1.0
 
     def __init__(self, autoencoder, centroids, alpha=1.0, kernel='squared', reduce='mean'):
         super().__init__()
@@ -85,6 +90,8 @@ class DeepEmbeddedClustering(chainer.Chain):
     def forward(self, x, p):
         loss = dec_kl_divergence(self.embed(x), self.centroids, p, self.alpha, self.kernel,
                                  self.reduce)
+        if self.loss_weight != 1.0:
+            loss = loss * self.loss_weight
         chainer.report({'loss': loss}, self)
         return loss
 

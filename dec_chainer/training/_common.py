@@ -7,9 +7,9 @@ import numpy
 
 import chainer
 from chainer.iterators import _statemachine
-from chainer.training import extensions
+from chainer.training import extension, extensions
 
-from dec_chainer import _files
+from dec_chainer import _files, distributed
 from dec_chainer.links.dec import iterate_batches
 from dec_chainer.training.extensions import (LinearRamp, RandomStateKeeper, SnapshotTrigger,
                                              StepDecay, StopOnDivergence, set_bias_lr_mult)
@@ -37,14 +37,15 @@ def stage_seed(seed, stage):
     return int(numpy.random.SeedSequence([seed, stage]).generate_state(1)[0])
 
 
-def stage_random_state(seed, stage, device=None):
-    """The random state of ``stage`` (see :func:`stage_seed`) on ``device``.
+def stage_random_state(seed, stage, device=None, comm=None):
+    """The random state of ``stage`` (see :func:`stage_seed`) on ``device`` (under MPI,
+    this rank's: :func:`~dec_chainer.distributed.rank_seed`).
 
     NumPy's ``RandomState`` on the CPU (its state goes into snapshots, so a resumed run
     draws what an uninterrupted one does); CuPy's on a GPU (drawn on the device; its state
     cannot be saved, so a resumed GPU run draws fresh dropout masks from there on).
     """
-    s = stage_seed(seed, stage) % (2 ** 32)
+    s = distributed.rank_seed(stage_seed(seed, stage), comm) % (2 ** 32)
     if device is None or chainer.get_device(device).xp is numpy:
         return numpy.random.RandomState(s)
     with chainer.get_device(device):
@@ -87,7 +88,7 @@ def make_trainer(target, dataset, *, batchsize, stop_trigger, lr, momentum, out,
                  weight_decay=0.0, snapshot_interval=2000, snapshot_seconds=120.0,
                  log_interval=1000,
                  progress=True, progress_interval=50, print_keys=(), random_states=(),
-                 phase='training', divergence_hint=''):
+                 phase='training', divergence_hint='', comm=None):
     """A MomentumSGD ``Trainer`` for ``target`` (a loss link) over ``dataset``.
 
     Extensions: lr x ``lr_gamma`` every ``lr_step`` iterations, an optional momentum ramp,
@@ -99,30 +100,56 @@ def make_trainer(target, dataset, *, batchsize, stop_trigger, lr, momentum, out,
     (:class:`~dec_chainer.training.extensions.StopOnDivergence`, naming ``phase`` and
     ``divergence_hint``), and with ``progress`` a progress bar and a PrintReport of
     ``print_keys``.
+
+    With a ChainerMN communicator ``comm`` (see :mod:`dec_chainer.distributed`):
+    ``dataset`` is this rank's rows and ``batchsize`` its share of the global minibatch;
+    rank 0's parameters are broadcast now and the gradients averaged over the ranks at
+    every update (ChainerMN's multi-node optimizer; every update, the first included,
+    steps); the logged loss is the mean over the ranks; the minibatch order is this rank's
+    stream; every rank snapshots at the same iterations (rank 0 under ``out``, rank r > 0
+    under ``out/rank<r>``); only rank 0 logs and shows progress.
     """
-    order_rng = numpy.random.RandomState(seed % (2 ** 32))
+    order_rng = numpy.random.RandomState(distributed.rank_seed(seed, comm) % (2 ** 32))
     iterator = BatchIterator(dataset, batchsize, repeat=True,
                              order_sampler=chainer.iterators.ShuffleOrderSampler(order_rng))
     optimizer = chainer.optimizers.MomentumSGD(lr=lr, momentum=momentum)
+    if comm is not None:
+        import chainermn
+        distributed.bcast_params(comm, target)
+        optimizer = chainermn.create_multi_node_optimizer(optimizer, comm)
     optimizer.setup(target)
+    if comm is not None:
+        # parameters already broadcast: record them, so the first update steps like every
+        # other instead of only broadcasting (ChainerMN's default)
+        optimizer.is_changed(target)
     if weight_decay:
         optimizer.add_hook(chainer.optimizer_hooks.WeightDecay(weight_decay))
     set_bias_lr_mult(target, bias_lr_mult)
     updater = chainer.training.updaters.StandardUpdater(iterator, optimizer,
                                                         converter=send_batch, device=device)
+    if not distributed.is_root(comm):  # rank 0 keeps its snapshots and log where one
+        out = os.path.join(out, 'rank{}'.format(comm.rank))  # process does
     trainer = chainer.training.Trainer(updater, stop_trigger, out=out)
     trainer.extend(StepDecay('lr', lr_gamma, lr_step), trigger=(1, 'iteration'))
     if momentum_ramp:
         trainer.extend(LinearRamp('momentum', (0.0, momentum), (0, momentum_ramp)),
                        trigger=(1, 'iteration'))
-    snapshot_trigger = SnapshotTrigger(snapshot_interval, snapshot_seconds)
+    snapshot_trigger = SnapshotTrigger(snapshot_interval, snapshot_seconds, comm=comm)
+    if comm is not None:  # before the divergence check and LogReport: the loss of all ranks
+        import chainermn.extensions
+        aggregator = chainermn.extensions.ObservationAggregator(comm, 'main/loss')
+        aggregator.priority = extension.PRIORITY_WRITER + 30
+        trainer.extend(aggregator, trigger=(1, 'iteration'))
     trainer.extend(StopOnDivergence(phase, divergence_hint,
                                     snapshot_trigger=snapshot_trigger))
     trainer.extend(RandomStateKeeper([order_rng] + [
         rs for rs in random_states if isinstance(rs, numpy.random.RandomState)]))
+    # under MPI the two newest: a rank killed while writing one still shares the one before
     trainer.extend(extensions.snapshot(filename=SNAPSHOT_PREFIX + '{.updater.iteration}',
-                                       n_retains=1),
+                                       n_retains=1 if comm is None else 2),
                    trigger=snapshot_trigger)
+    if not distributed.is_root(comm):
+        return trainer
     trainer.extend(extensions.observe_lr(), trigger=(log_interval, 'iteration'))
     trainer.extend(extensions.LogReport(trigger=(log_interval, 'iteration')))
     if progress:
@@ -132,27 +159,42 @@ def make_trainer(target, dataset, *, batchsize, stop_trigger, lr, momentum, out,
     return trainer
 
 
-def latest_snapshot(out):
-    """Path of the snapshot with the highest iteration under ``out``, or None."""
-    best, best_it = None, -1
+def snapshot_iterations(out):
+    """The iterations of the snapshots under ``out`` (a set)."""
+    found = set()
     if os.path.isdir(out):
         for name in os.listdir(out):
             suffix = name[len(SNAPSHOT_PREFIX):]
-            if name.startswith(SNAPSHOT_PREFIX) and suffix.isdigit() and int(suffix) > best_it:
-                best, best_it = os.path.join(out, name), int(suffix)
-    return best
+            if name.startswith(SNAPSHOT_PREFIX) and suffix.isdigit():
+                found.add(int(suffix))
+    return found
 
 
-def run_resumable(trainer, log=None):
+def latest_snapshot(out, comm=None):
+    """Path of the snapshot with the highest iteration under ``out``, or None.
+
+    With a communicator: the highest iteration every rank holds a snapshot of (each rank
+    passes its own ``out``), so all ranks resume from the same iteration.
+    """
+    found = snapshot_iterations(out)
+    for other in distributed.allgather(comm, sorted(found)):
+        found &= set(other)
+    if not found:
+        return None
+    return os.path.join(out, SNAPSHOT_PREFIX + str(max(found)))
+
+
+def run_resumable(trainer, log=None, comm=None):
     """Load the latest snapshot in ``trainer.out`` (if any), then run the trainer.
 
     Loading before ``run`` (rather than Chainer's ``autoload``, which happens after other
     extensions' ``initialize``) lets every extension initialise from the restored state.
+    Under MPI every rank loads its snapshot of the same iteration (:func:`latest_snapshot`).
     """
-    path = latest_snapshot(trainer.out)
+    path = latest_snapshot(trainer.out, comm)
     if path is not None:
         _files.load_npz(path, trainer)
-        if log is not None:
+        if log is not None and distributed.is_root(comm):
             log('[resume] {} at iteration {}'.format(path, trainer.updater.iteration))
     # Overflow in a diverging step is not a warning to scroll by: StopOnDivergence turns
     # the non-finite loss it leads to into one clear error. Errors propagate as they are

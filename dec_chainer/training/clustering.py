@@ -6,13 +6,14 @@ import numpy
 
 import chainer
 
+from dec_chainer import distributed
 from dec_chainer.training._common import make_trainer, run_resumable
 from dec_chainer.training.extensions import (ClusteringMetrics, ConvergenceTrigger,
                                              RefreshTargetDistribution, ReportConvergence)
 
 
 def train_dec(model, X, config, out, device, seed=0, y=None, initial_labels=None,
-              progress=True, log=None):
+              progress=True, log=None, comm=None):
     """Run DEC's clustering phase on ``model`` (in place) over all rows of ``X``.
 
     Every ``update_interval`` iterations ``P`` is recomputed from all points; every
@@ -23,10 +24,17 @@ def train_dec(model, X, config, out, device, seed=0, y=None, initial_labels=None
     ``y`` the log also holds ACC/NMI/ARI at each refresh. A run cut short resumes from its
     last snapshot under ``out``.
 
+    Under MPI (``comm``): ``X`` and ``initial_labels`` are this rank's rows, ``y`` all
+    clustered rows' labels at rank 0 (None elsewhere); ``P``, the label changes and the
+    metrics are global (see :class:`RefreshTargetDistribution`), each rank takes its
+    equal share of every minibatch (a full-batch step: all its rows, the loss weighted
+    so the averaged gradient is the full batch's), and all ranks stop at the same
+    iteration.
+
     Returns:
         dict: ``iterations``, ``converged``, ``last_change`` (fraction of labels changed at
         the last check), ``seconds`` of training (across resumptions) and the trainer's
-        ``log``.
+        ``log`` (rank 0's; None on the other ranks).
     """
     device = chainer.get_device(device)
     for pair in model.autoencoder:  # the decoders play no part in DEC
@@ -34,11 +42,22 @@ def train_dec(model, X, config, out, device, seed=0, y=None, initial_labels=None
     model.to_device(device)
     p = numpy.zeros((len(X), model.n_clusters), dtype=X.dtype)  # refreshed in place
     dataset = chainer.datasets.TupleDataset(X, p)
-    refresh = RefreshTargetDistribution(model, X, p, initial_labels, config.eval_batchsize)
+    refresh = RefreshTargetDistribution(model, X, p, initial_labels, config.eval_batchsize,
+                                        comm=comm)
     check_interval = config.check_interval or config.update_interval
     stop = ConvergenceTrigger(refresh, config.tol, config.dec_max_iter, check_interval)
-    batchsize = config.dec_batchsize or len(X)
+    if config.dec_batchsize:
+        batchsize = distributed.local_batchsize(config.dec_batchsize, comm, 'dec_batchsize')
+        share = 1.0 / distributed.size(comm)
+    else:  # full batch: every rank's rows, weighted by their share of all rows
+        batchsize = len(X)
+        total = float(distributed.allreduce_sum(comm, numpy.array([len(X)], 'f8'))[0])
+        share = len(X) / total
+    # the multi-node optimizer averages the ranks' gradients: weight each rank's loss so
+    # the average is the gradient of the global batch's loss
+    weight = distributed.size(comm) * (share if config.dec_loss_reduce == 'mean' else 1.0)
     os.makedirs(out, exist_ok=True)
+    root = distributed.is_root(comm)
     trainer = make_trainer(
         model, dataset, batchsize=batchsize, stop_trigger=stop, lr=config.dec_lr,
         momentum=config.dec_momentum, out=out, device=device, seed=seed,
@@ -51,14 +70,18 @@ def train_dec(model, X, config, out, device, seed=0, y=None, initial_labels=None
         + (['dec/acc', 'dec/nmi', 'dec/ari'] if y is not None else []) + ['elapsed_time'],
         phase='the DEC phase',
         divergence_hint='the learning rate dec_lr={} is too large: lower it (--set '
-                        'dec_lr=...).'.format(config.dec_lr))
+                        'dec_lr=...).'.format(config.dec_lr), comm=comm)
     trainer.extend(refresh, trigger=(config.update_interval, 'iteration'))
     trainer.extend(ReportConvergence(stop), trigger=(check_interval, 'iteration'))
-    if y is not None:
+    if distributed.all_agree(comm, y is not None):
         trainer.extend(ClusteringMetrics(refresh, y),
                        trigger=(config.update_interval, 'iteration'))
-    run_resumable(trainer, log)
+    model.loss_weight = weight
+    try:
+        run_resumable(trainer, log if root else None, comm)
+    finally:
+        model.loss_weight = 1.0
     return {'iterations': trainer.updater.iteration, 'converged': stop.converged,
             'last_change': stop.last_change, 'seconds': round(trainer.elapsed_time, 2),
-            'log': trainer.get_extension('LogReport').log}
+            'log': trainer.get_extension('LogReport').log if root else None}
 

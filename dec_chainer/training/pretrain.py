@@ -6,7 +6,7 @@ import numpy
 
 import chainer
 
-from dec_chainer import _files
+from dec_chainer import _files, distributed
 from dec_chainer.links import ReconstructionLoss, StackedDenoisingAutoEncoder
 from dec_chainer.training._common import (apply_in_batches, make_trainer, run_resumable,
                                           stage_random_state, stage_seed)
@@ -23,12 +23,13 @@ def build_autoencoder(n_features, config, rng=None):
 
 
 def _train_stage(autoencoder, data, config, n_iter, out, device, seed, progress, log_interval,
-                 log, random_states=(), phase='pretraining'):
+                 log, random_states=(), phase='pretraining', comm=None):
     log_interval = max(1, min(log_interval, n_iter // 10))  # at least ~10 points per curve
     loss = ReconstructionLoss(autoencoder, config.ae_loss)
     loss.to_device(device)
     trainer = make_trainer(
-        loss, data, batchsize=config.batchsize, stop_trigger=(n_iter, 'iteration'),
+        loss, data, batchsize=distributed.local_batchsize(config.batchsize, comm),
+        stop_trigger=(n_iter, 'iteration'),
         lr=config.lr, momentum=config.momentum, out=out, device=device, seed=seed,
         lr_step=config.lr_step, lr_gamma=config.lr_gamma,
         momentum_ramp=config.momentum_ramp, bias_lr_mult=config.bias_lr_mult,
@@ -37,8 +38,8 @@ def _train_stage(autoencoder, data, config, n_iter, out, device, seed, progress,
         log_interval=log_interval, progress=progress,
         print_keys=('iteration', 'main/loss', 'lr', 'elapsed_time'),
         random_states=random_states, phase=phase,
-        divergence_hint=lambda: _scale_hint(data, config))
-    return run_resumable(trainer, log)
+        divergence_hint=lambda: _scale_hint(data, config), comm=comm)
+    return run_resumable(trainer, log, comm)
 
 
 def _scale_hint(data, config):
@@ -69,7 +70,7 @@ def _load_stage_info(npz_path):
 
 
 def pretrain_autoencoder(sdae, X, config, out, device, seed=0, progress=True, log=print,
-                         log_interval=1000):
+                         log_interval=1000, comm=None):
     """Greedy layer-wise denoising pretraining, then end-to-end fine-tuning (in place).
 
     Each pair ``k`` learns to reconstruct the clean codes of pairs ``< k`` from their
@@ -79,6 +80,11 @@ def pretrain_autoencoder(sdae, X, config, out, device, seed=0, progress=True, lo
     short resumes from its last snapshot. Minibatch order and dropout masks come from
     streams seeded by ``seed`` (:func:`~dec_chainer.training._common.stage_seed`).
 
+    Under MPI (``comm``): ``X`` is this rank's rows, the stages train data-parallel (see
+    :func:`~dec_chainer.training._common.make_trainer`), dropout masks come from each
+    rank's own stream, and rank 0 alone reads and writes the stages' results (a loaded
+    stage is broadcast from it); the returned dict is rank 0's.
+
     Returns:
         dict: per stage, its iterations, final logged loss and training time in seconds
         (across resumptions; recorded beside the stage's result, so a loaded stage reports
@@ -86,47 +92,55 @@ def pretrain_autoencoder(sdae, X, config, out, device, seed=0, progress=True, lo
     """
     stages = {}
     device = chainer.get_device(device)
+    root = distributed.is_root(comm)
+    log = log if root else (lambda *a: None)
     os.makedirs(out, exist_ok=True)
+
+    def load(path, name, link):
+        if root:
+            _files.load_npz(path, link)
+            stages[name] = _load_stage_info(path)
+        distributed.bcast_params(comm, link)
+        log('[pretrain] {}: loaded {}'.format(name, path))
+
+    def save(path, name, link, trainer):
+        if root:  # its info first: the .npz, written last, says the stage is complete
+            stages[name] = _save_stage_info(path, trainer)
+            _files.save_npz(path, link)
+
     if config.layerwise_iters:
         data = X
         for k, pair in enumerate(sdae):
             name = 'layer{}'.format(k + 1)
             path = os.path.join(out, name + '.npz')
-            if os.path.exists(path):
-                _files.load_npz(path, pair)
-                stages[name] = _load_stage_info(path)
-                log('[pretrain] {}: loaded {}'.format(name, path))
+            if distributed.all_agree(comm, os.path.exists(path)):
+                load(path, name, pair)
             else:
                 log('[pretrain] {}: {} -> {} -> {}, {} iterations'.format(
                     name, pair.encoder.in_size, pair.encoder.out_size,
                     pair.encoder.in_size, config.layerwise_iters))
-                pair.rng = stage_random_state(seed, k + 1, device)
+                pair.rng = stage_random_state(seed, k + 1, device, comm)
                 try:
                     trainer = _train_stage(pair, data, config, config.layerwise_iters,
                                            os.path.join(out, name), device,
                                            stage_seed(seed, 100 + k), progress,
                                            log_interval, log, random_states=[pair.rng],
-                                           phase='pretraining ' + name)
+                                           phase='pretraining ' + name, comm=comm)
                 finally:
                     pair.rng = None
-                # its info first: the .npz, written last, says the stage is complete
-                stages[name] = _save_stage_info(path, trainer)
-                _files.save_npz(path, pair)
+                save(path, name, pair, trainer)
             if k + 1 < len(sdae):
                 data = apply_in_batches(pair.encode, data, config.eval_batchsize, device)
     if config.finetune_iters:
         path = os.path.join(out, 'finetune.npz')
-        if os.path.exists(path):
-            _files.load_npz(path, sdae)
-            stages['finetune'] = _load_stage_info(path)
-            log('[pretrain] finetune: loaded {}'.format(path))
+        if distributed.all_agree(comm, os.path.exists(path)):
+            load(path, 'finetune', sdae)
         else:
             log('[pretrain] finetune: end to end {}, {} iterations'.format(
                 '-'.join(map(str, sdae.dims)), config.finetune_iters))
             trainer = _train_stage(sdae, X, config, config.finetune_iters,
                                    os.path.join(out, 'finetune'), device,
                                    stage_seed(seed, 150), progress, log_interval, log,
-                                   phase='pretraining (end-to-end fine-tuning)')
-            stages['finetune'] = _save_stage_info(path, trainer)
-            _files.save_npz(path, sdae)
+                                   phase='pretraining (end-to-end fine-tuning)', comm=comm)
+            save(path, 'finetune', sdae, trainer)
     return stages

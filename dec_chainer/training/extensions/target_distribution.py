@@ -6,7 +6,9 @@ import chainer
 from chainer import backend
 from chainer.training import extension
 
+from dec_chainer import distributed
 from dec_chainer.evaluations import eval_clustering
+from dec_chainer.functions import cluster_frequencies, target_distribution
 
 
 class RefreshTargetDistribution(extension.Extension):
@@ -21,14 +23,19 @@ class RefreshTargetDistribution(extension.Extension):
         model: the :class:`~dec_chainer.links.DeepEmbeddedClustering` being trained.
         X (array): the points; ``p`` (array, (n, K)): their target rows, written in place
             (the trainer's dataset is ``TupleDataset(X, p)``).
+        comm: a ChainerMN communicator (None: one process). Under MPI ``X`` (and ``p``,
+            ``initial_labels``) are this rank's rows; the cluster frequencies ``f_j`` and
+            the label changes are summed over all ranks, so ``P`` is the one a single
+            process computes from all rows and every rank sees the same label change.
     """
 
     priority = extension.PRIORITY_WRITER + 10  # before metrics, triggers and LogReport
 
-    def __init__(self, model, X, p, initial_labels=None, batchsize=2048):
+    def __init__(self, model, X, p, initial_labels=None, batchsize=2048, comm=None):
         self.model = model
         self.X, self.p = X, p
         self.batchsize = batchsize
+        self.comm = comm
         self.labels = (None if initial_labels is None
                        else numpy.asarray(initial_labels, dtype=numpy.int64))
         self.label_change = None
@@ -39,14 +46,26 @@ class RefreshTargetDistribution(extension.Extension):
             self.refresh()
 
     def refresh(self):
-        p, q = self.model.target_distribution_dataset(self.X, self.batchsize)
+        q = self.model.soft_assignment_dataset(self.X, self.batchsize)
+        if self.comm is None:
+            p = target_distribution(q)
+        else:  # f_j of every rank's rows
+            p = target_distribution(q, distributed.allreduce_sum(self.comm,
+                                                                 cluster_frequencies(q)))
         cpu = backend.CpuDevice()
         self.p[...] = cpu.send(p)
         labels = cpu.send(q.argmax(axis=1)).astype(numpy.int64)
         if self.labels is not None:
-            self.label_change = float(numpy.mean(labels != self.labels))
+            self.label_change = self.fraction_changed(labels, self.labels)
         self.labels = labels
         self.n_refresh += 1
+
+    def fraction_changed(self, labels, previous):
+        """The fraction of all points (every rank's) whose label differs between the two."""
+        counts = numpy.array([numpy.count_nonzero(labels != previous), len(labels)],
+                             dtype=numpy.float64)
+        changed, total = distributed.allreduce_sum(self.comm, counts)
+        return float(changed / total)
 
     def __call__(self, trainer):
         self.refresh()
@@ -63,17 +82,23 @@ class RefreshTargetDistribution(extension.Extension):
 
 class ClusteringMetrics(extension.Extension):
 
-    """Reports ``dec/acc``, ``dec/nmi``, ``dec/ari`` of the current labels against ``y``."""
+    """Reports ``dec/acc``, ``dec/nmi``, ``dec/ari`` of the current labels against ``y``.
+
+    Under MPI (``refresh.comm``) every rank's labels are gathered at rank 0, which holds
+    ``y_true`` for all points and reports; the other ranks pass ``y_true=None``.
+    """
 
     priority = extension.PRIORITY_WRITER
 
     def __init__(self, refresh, y_true):
         self.refresh = refresh
-        self.y_true = numpy.asarray(y_true)
+        self.y_true = None if y_true is None else numpy.asarray(y_true)
 
     def __call__(self, trainer):
-        m = eval_clustering(self.y_true, self.refresh.labels)
-        chainer.report({'dec/' + k: v for k, v in m.items()})
+        labels = distributed.gather_rows(self.refresh.comm, self.refresh.labels)
+        if distributed.is_root(self.refresh.comm):
+            m = eval_clustering(self.y_true, labels)
+            chainer.report({'dec/' + k: v for k, v in m.items()})
 
 
 class ConvergenceTrigger:
@@ -109,7 +134,7 @@ class ConvergenceTrigger:
             self._previous = self.refresh.labels.copy()
         if it > 0 and it % self.check_interval == 0 and self._previous is not None:
             labels = self.refresh.labels
-            self.last_change = float(numpy.mean(labels != self._previous))
+            self.last_change = self.refresh.fraction_changed(labels, self._previous)
             self._previous = labels.copy()
             self._checked_at = it
             if self.last_change < self.tol:
