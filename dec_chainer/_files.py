@@ -100,3 +100,14 @@ def load_npz(path, obj, strict=True):
         except (zipfile.BadZipFile, EOFError, KeyError) as e:
             raise ValueError('{} is truncated or does not hold what this run expects ({}); '
                              'delete it to recompute what it held'.format(path, e)) from None
+
+
+def new_array(directory, name, shape, dtype):
+    """A zeroed array of ``shape``: in memory when ``directory`` is None, else the
+    memory-mapped file ``directory/name.npy`` (a run on data larger than memory keeps its
+    per-row arrays there, as file pages the kernel can write back and evict)."""
+    if directory is None:
+        return numpy.zeros(shape, dtype)
+    os.makedirs(directory, exist_ok=True)
+    return numpy.lib.format.open_memmap(os.path.join(directory, name + '.npy'), mode='w+',
+                                        dtype=dtype, shape=shape)

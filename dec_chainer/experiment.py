@@ -89,7 +89,9 @@ def describe_plan(dataset='mnist', preset='quick', overrides=None, n_clusters=No
             dims, n_pre, config.layerwise_iters, config.finetune_iters, config.batchsize,
             config.lr, config.ae_loss),
         'k-means: {} restarts on the embedding of {} points'.format(
-            config.kmeans_n_init, n_cl),
+            config.kmeans_n_init, n_cl if not config.kmeans_samples
+            else '{} of the {} (the rest: nearest centroid)'.format(
+                min(config.kmeans_samples, n_cl), n_cl)),
         'DEC: {} kernel, alpha {}, batch {}, lr {}, P every {} iterations, stop below {} '
         'label changes or at {} iterations'.format(
             config.kernel, config.alpha, batch, config.dec_lr, config.update_interval,

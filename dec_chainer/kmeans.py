@@ -6,6 +6,7 @@ paper) on the embedding of all points.
 
 import numpy
 from sklearn.cluster import KMeans
+from sklearn.metrics import pairwise_distances_argmin
 
 from dec_chainer.validation import check_array, check_n_clusters
 
@@ -26,3 +27,8 @@ def kmeans(X, n_clusters, n_init=20, random_state=0, max_iter=300):
                 random_state=random_state).fit(X)
     return (km.cluster_centers_.astype(X.dtype), km.labels_.astype(numpy.int64),
             float(km.inertia_))
+
+
+def nearest_centroid(Z, centers):
+    """The index of the nearest of ``centers`` (Euclidean) for each row of ``Z`` (int64)."""
+    return pairwise_distances_argmin(Z, centers).astype(numpy.int64)

@@ -57,6 +57,10 @@ class DECConfig:
 
     # -- centroid initialisation -------------------------------------------------------
     kmeans_n_init: int = 20
+    #: k-means on at most this many of the clustered rows (a seeded random subset; every
+    #: row then gets its nearest centroid): bounds k-means' memory and time on data sets
+    #: of millions of rows. None: all rows (the paper)
+    kmeans_samples: object = None
 
     # -- DEC phase ---------------------------------------------------------------------
     alpha: float = 1.0
@@ -121,7 +125,7 @@ class DECConfig:
 
     #: settings that are an integer or None
     OPTIONAL_INTS = ('pretrain_samples', 'cluster_samples', 'dec_batchsize', 'check_interval',
-                     'dec_snapshot_interval')
+                     'dec_snapshot_interval', 'kmeans_samples')
 
     def _check_types(self):
         """Every value of the type its setting takes: nothing is coerced (7.5 iterations,
@@ -189,6 +193,8 @@ class DECConfig:
                 raise ValueError('{} must be positive; got {}'.format(name, getattr(self, name)))
         if self.dec_snapshot_interval is not None and int(self.dec_snapshot_interval) < 1:
             raise ValueError('dec_snapshot_interval must be at least 1 or None')
+        if self.kmeans_samples is not None and int(self.kmeans_samples) < 1:
+            raise ValueError('kmeans_samples must be at least 1 or None (all rows)')
         if self.dec_batchsize is not None and int(self.dec_batchsize) < 1:
             raise ValueError('dec_batchsize must be at least 1 or None (full batch)')
         return self

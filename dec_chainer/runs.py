@@ -18,6 +18,11 @@ its phase is complete)::
     pretrain/<stage>/        that stage's snapshots and log
     kmeans.npz               the k-means centroids and labels
     dec/                     the DEC phase's snapshots and log
+    scratch/                 data on disk (a memory-mapped .npy) only: per-row arrays
+                             (codes of the lower pairs, P, labels) as memory-mapped files,
+                             removed at the end of the run
+    <stage>/rank<r>/         data-parallel runs only: rank r's snapshots (rank 0's are
+                             where one process keeps them)
     dec_result.json          iterations, convergence, seconds of the DEC phase
     model.npz                the trained DEC model: the run is complete
 """
@@ -38,15 +43,16 @@ import chainer
 
 from dec_chainer import _files, distributed
 from dec_chainer.evaluations import eval_clustering
-from dec_chainer.kmeans import kmeans
+from dec_chainer.kmeans import kmeans, nearest_centroid
 from dec_chainer.links import DeepEmbeddedClustering
+from dec_chainer.links.dec import iterate_batches
 from dec_chainer.presets import DECConfig, get_config
 from dec_chainer.provenance import environment, git_commit
 from dec_chainer.training import build_autoencoder, pretrain_autoencoder, train_dec
 from dec_chainer.training._common import apply_in_batches, stage_random_state, stage_seed
 from dec_chainer.training.pretrain import stage_info_path
 from dec_chainer.validation import (check_array, check_distinct_rows, check_labels,
-                                    check_n_clusters, max_abs)
+                                    check_n_clusters, is_memory_mapped, max_abs)
 
 RUN_FILE = 'run.json'
 
@@ -119,7 +125,9 @@ def run_identity(config, seed, n_clusters, X, processes=1):
 def _comparable(identity):
     """The identity without the bookkeeping settings (snapshot intervals, batch of passes)."""
     flat = {k: v for k, v in identity.items() if k != 'config'}
-    flat.update({'config.' + k: v for k, v in identity['config'].items()
+    # a setting added since the run started has its default, which computes what ran
+    config = dict(DECConfig().to_dict(), **identity['config'])
+    flat.update({'config.' + k: v for k, v in config.items()
                  if k not in DECConfig.BOOKKEEPING})
     return flat
 
@@ -319,12 +327,20 @@ def _run(X, y, n_clusters, config, out, device, seed, progress, log, stop_after,
     # this process's rows (all of them for one process; X is checked float32 at rank 0)
     X_pre, X_cl = (numpy.ascontiguousarray(X[:n][distributed.shard(n, comm)],
                                            dtype=numpy.float32) for n in (n_pre, n_cl))
+    # data on disk (a memory-mapped .npy): the per-row arrays go to files too
+    scratch = None
+    if is_memory_mapped(X):
+        scratch = os.path.join(out, 'scratch')
+        if comm is not None:
+            scratch = os.path.join(scratch, 'rank{}'.format(comm.rank))
     y_cl = None if y is None or not root else y[:n_cl]
     report = {'seed': int(seed), 'n_clusters': n_clusters, 'n_pretrain': n_pre,
               'n_cluster': n_cl, 'device': str(device), 'config': config.to_dict(),
               'seconds': {}, 'metrics': {}}
     if comm is not None:
         report['processes'] = distributed.size(comm)
+    if scratch is not None:
+        report['data_on_disk'] = True  # memory-mapped: per-row arrays in files as well
     report.update(environment())  # machine, versions, BLAS kernels (what reproduces)
 
     # 1. autoencoder
@@ -334,7 +350,7 @@ def _run(X, y, n_clusters, config, out, device, seed, progress, log, stop_after,
     report['pretrain'] = pretrain_autoencoder(sdae, X_pre, config,
                                               os.path.join(out, 'pretrain'), device,
                                               seed=seed, progress=progress, log=log,
-                                              comm=comm)
+                                              comm=comm, scratch=scratch)
     # the recorded training time of each stage (also when loaded or resumed)
     recorded = [st.get('seconds') for st in report['pretrain'].values()]
     report['seconds']['pretrain'] = (round(sum(recorded), 2) if None not in recorded
@@ -342,28 +358,50 @@ def _run(X, y, n_clusters, config, out, device, seed, progress, log, stop_after,
     if stop_after == 'pretrain':
         return None, None, report
 
-    # 2. k-means on the embedding (of all rows, at rank 0)
+    # 2. k-means on the embedding (gathered at rank 0), centroids (and labels) broadcast
     t0 = time.time()
     kmeans_path = os.path.join(out, 'kmeans.npz')
+    mine = distributed.shard(n_cl, comm)
+    km_labels = None
     if distributed.all_agree(comm, os.path.exists(kmeans_path)):
         if root:
             with _files.open_npz(kmeans_path) as f:
                 centroids, km_labels = f['centroids'], f['labels']
                 if 'seconds' in f.files:  # report the time k-means took when it ran
                     t0 = time.time() - float(f['seconds'])
+        centroids, km_labels = distributed.bcast(comm, (centroids, km_labels) if root
+                                                 else None)
+        km_local = km_labels[mine]
     else:
-        Z = distributed.gather_rows(
-            comm, apply_in_batches(sdae.encode, X_cl, config.eval_batchsize, device))
+        subset = kmeans_rows(n_cl, config, seed)
+        if subset is None:  # every clustered row (the paper)
+            Z = apply_in_batches(sdae.encode, X_cl, config.eval_batchsize, device)
+        else:  # this rank's rows of the subset
+            Z = apply_in_batches(sdae.encode, X_cl, config.eval_batchsize, device,
+                                 rows=subset[(subset >= mine.start) & (subset < mine.stop)]
+                                 - mine.start)
+        Z = distributed.gather_rows(comm, Z)
         if root:
-            log('[kmeans] {} restarts on the {}-d embedding of {} points'.format(
-                config.kmeans_n_init, Z.shape[1], len(Z)))
+            log('[kmeans] {} restarts on the {}-d embedding of {} points{}'.format(
+                config.kmeans_n_init, Z.shape[1], len(Z),
+                '' if subset is None else ' of {}'.format(n_cl)))
             centroids, km_labels, _ = kmeans(Z, n_clusters, n_init=config.kmeans_n_init,
                                              random_state=stage_seed(seed, 200) % (2 ** 31))
+        del Z
+        if subset is None:
+            centroids, km_labels = distributed.bcast(comm, (centroids, km_labels) if root
+                                                     else None)
+            km_local = km_labels[mine]
+        else:  # every row: its nearest centroid, a batch at a time
+            centroids = distributed.bcast(comm, centroids if root else None)
+            km_local = numpy.concatenate(
+                [nearest_centroid(chainer.backend.CpuDevice().send(sdae.encode(x).array),
+                                  centroids)
+                 for x in iterate_batches(X_cl, config.eval_batchsize, device)])
+            km_labels = distributed.gather_rows(comm, km_local)
+        if root:
             _files.savez(kmeans_path, centroids=centroids, labels=km_labels,
                          seconds=time.time() - t0)
-    if comm is not None:
-        centroids, km_labels = distributed.bcast(
-            comm, (centroids, km_labels) if root else None)
     report['seconds']['kmeans'] = round(time.time() - t0, 2)
     if y_cl is not None:
         report['metrics']['ae_kmeans'] = eval_clustering(y_cl, km_labels)
@@ -387,13 +425,15 @@ def _run(X, y, n_clusters, config, out, device, seed, progress, log, stop_after,
             n_cl, n_clusters, config.update_interval, config.dec_max_iter))
         dec = train_dec(model, X_cl, config, os.path.join(out, 'dec'), device,
                         seed=stage_seed(seed, 301), y=y_cl,
-                        initial_labels=km_labels[distributed.shard(n_cl, comm)],
-                        progress=progress, log=log, comm=comm)
+                        initial_labels=km_local,
+                        progress=progress, log=log, comm=comm, scratch=scratch)
         dec = {k: v for k, v in dec.items() if k != 'log'}
         if root:  # the result first: model.npz, written last, says the phase is complete
             _files.write_json(os.path.join(out, 'dec_result.json'), dec)
             _files.save_npz(model_path, model)
     labels = distributed.gather_rows(comm, model.predict(X_cl, config.eval_batchsize))
+    if scratch is not None:
+        shutil.rmtree(scratch, ignore_errors=True)
     if not root:
         return model, None, None
     report['seconds']['dec'] = dec.get('seconds', round(time.time() - t0, 2))
@@ -404,6 +444,15 @@ def _run(X, y, n_clusters, config, out, device, seed, progress, log, stop_after,
         report['metrics']['dec'] = eval_clustering(y_cl, labels)
         log('[dec] DEC: ' + _fmt(report['metrics']['dec']))
     return model, labels, report
+
+
+def kmeans_rows(n, config, seed):
+    """The rows k-means runs on: None (all ``n``) or, with ``config.kmeans_samples`` below
+    ``n``, that many drawn without replacement (sorted) from a stream of ``seed``."""
+    if not config.kmeans_samples or config.kmeans_samples >= n:
+        return None
+    rng = numpy.random.RandomState(stage_seed(seed, 201) % (2 ** 32))
+    return numpy.sort(rng.choice(n, config.kmeans_samples, replace=False))
 
 
 def _fmt(m):

@@ -140,10 +140,11 @@ def _rank_pid(rank, marker):
     return None
 
 
-#: minibatches, dropout: each rank its own stream; snapshots every 50 iterations
+#: minibatches, dropout: each rank its own stream; snapshots every 50 iterations; k-means
+#: on a subset (each rank embeds its rows of it, every row gets its nearest centroid)
 RESUMABLE = ['hidden_dims=[32,32,64,10]', 'layerwise_iters=0', 'finetune_iters=600',
              'snapshot_interval=50', 'dec_max_iter=40', 'update_interval=20',
-             'kmeans_n_init=2']
+             'kmeans_n_init=2', 'kmeans_samples=900']
 
 
 def test_kill_one_rank_then_the_same_command_resumes_where_an_unbroken_run_ends(tmp_path):

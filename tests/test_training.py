@@ -218,13 +218,9 @@ def test_stop_quantity_is_logged_and_kept_in_snapshots(tmp_path, digits):
     assert r2['last_change'] == logged[16]['dec/stop_change']
 
 
-class _FakeRefresh:
-    comm = None  # one process
-    fraction_changed = RefreshTargetDistribution.fraction_changed
-
-    def __init__(self, n):
-        self.labels = numpy.zeros(n, dtype=numpy.int64)
-        self.X = numpy.zeros(n)
+class _FakeRefresh(RefreshTargetDistribution):
+    def __init__(self, n):  # labels set by hand; one process, in memory
+        super().__init__(None, numpy.zeros(n), None, numpy.zeros(n, dtype=numpy.int64))
 
 
 class _FakeTrainer:

@@ -17,6 +17,15 @@ def iterate_batches(X, batchsize, device):
             yield device.send(numpy.asarray(X[start:start + batchsize]))
 
 
+def soft_assignment_batches(encode, X, centroids, alpha=1.0, kernel='squared',
+                            batchsize=2048, device=None):
+    """``q`` of the rows of ``X``, ``batchsize`` rows at a time (arrays on ``device``)."""
+    device = chainer.get_device(device if device is not None else '@numpy')
+    mu = centroids.array if hasattr(centroids, 'array') else centroids
+    for x in iterate_batches(X, batchsize, device):
+        yield soft_assignment(encode(x), mu, alpha, kernel).array
+
+
 def soft_assignment_in_batches(encode, X, centroids, alpha=1.0, kernel='squared',
                                batchsize=2048, device=None):
     """``q`` of all rows of ``X``, encoding ``batchsize`` rows at a time.
@@ -34,10 +43,8 @@ def soft_assignment_in_batches(encode, X, centroids, alpha=1.0, kernel='squared'
         array: ``q`` of shape (n, K) on ``device``.
     """
     device = chainer.get_device(device if device is not None else '@numpy')
-    mu = centroids.array if hasattr(centroids, 'array') else centroids
-    parts = [soft_assignment(encode(x), mu, alpha, kernel).array
-             for x in iterate_batches(X, batchsize, device)]
-    return device.xp.concatenate(parts)
+    return device.xp.concatenate(list(soft_assignment_batches(
+        encode, X, centroids, alpha, kernel, batchsize, device)))
 
 
 def target_distribution_in_batches(encode, X, centroids, alpha=1.0, kernel='squared',
@@ -107,12 +114,19 @@ class DeepEmbeddedClustering(chainer.Chain):
         return soft_assignment_in_batches(self.embed, X, self.centroids, self.alpha,
                                           self.kernel, batchsize, self.device)
 
+    def soft_assignment_batches(self, X, batchsize=1024):
+        """``q`` of the rows of ``X``, a batch at a time (on the model's device)."""
+        return soft_assignment_batches(self.embed, X, self.centroids, self.alpha,
+                                       self.kernel, batchsize, self.device)
+
     def target_distribution_dataset(self, X, batchsize=1024):
         """``(p, q)`` over all rows of ``X``: ``f_j`` sums over the whole data set."""
         return target_distribution_in_batches(self.embed, X, self.centroids, self.alpha,
                                               self.kernel, batchsize, self.device)
 
     def predict(self, X, batchsize=1024):
-        """Hard cluster labels (argmax of ``q``) as a NumPy int64 array."""
-        q = self.soft_assignment_dataset(X, batchsize)
-        return backend.CpuDevice().send(q.argmax(axis=1)).astype(numpy.int64)
+        """Hard cluster labels (argmax of ``q``) as a NumPy int64 array (memory: the labels
+        and one batch)."""
+        cpu = backend.CpuDevice()
+        return numpy.concatenate([cpu.send(q.argmax(axis=1)).astype(numpy.int64)
+                                  for q in self.soft_assignment_batches(X, batchsize)])

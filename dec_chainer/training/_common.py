@@ -204,8 +204,24 @@ def run_resumable(trainer, log=None, comm=None):
     return trainer
 
 
-def apply_in_batches(fn, X, batchsize, device):
-    """``fn`` (a link method) over the rows of ``X`` in test mode, gathered as NumPy."""
+def apply_in_batches(fn, X, batchsize, device, out=None, rows=None):
+    """``fn`` (a link method) over the rows of ``X`` in test mode, gathered as NumPy (into
+    ``out``, e.g. a memory-mapped file, when given); with ``rows`` (indices), over those
+    rows only, read a batch at a time."""
     cpu = chainer.backend.CpuDevice()
-    return numpy.concatenate([cpu.send(fn(x).array)
-                              for x in iterate_batches(X, batchsize, device)])
+    if rows is not None:
+        parts = [cpu.send(fn(x).array)
+                 for start in range(0, len(rows), batchsize)
+                 for x in iterate_batches(X[rows[start:start + batchsize]], batchsize, device)]
+        if not parts:  # none of these rows here: (0, width)
+            parts = [cpu.send(fn(x).array)[:0] for x in iterate_batches(X[:1], 1, device)]
+        return numpy.concatenate(parts)
+    if out is None:
+        return numpy.concatenate([cpu.send(fn(x).array)
+                                  for x in iterate_batches(X, batchsize, device)])
+    start = 0
+    for x in iterate_batches(X, batchsize, device):
+        y = cpu.send(fn(x).array)
+        out[start:start + len(y)] = y
+        start += len(y)
+    return out

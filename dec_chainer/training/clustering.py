@@ -6,14 +6,14 @@ import numpy
 
 import chainer
 
-from dec_chainer import distributed
+from dec_chainer import _files, distributed
 from dec_chainer.training._common import make_trainer, run_resumable
 from dec_chainer.training.extensions import (ClusteringMetrics, ConvergenceTrigger,
                                              RefreshTargetDistribution, ReportConvergence)
 
 
 def train_dec(model, X, config, out, device, seed=0, y=None, initial_labels=None,
-              progress=True, log=None, comm=None):
+              progress=True, log=None, comm=None, scratch=None):
     """Run DEC's clustering phase on ``model`` (in place) over all rows of ``X``.
 
     Every ``update_interval`` iterations ``P`` is recomputed from all points; every
@@ -31,6 +31,9 @@ def train_dec(model, X, config, out, device, seed=0, y=None, initial_labels=None
     so the averaged gradient is the full batch's), and all ranks stop at the same
     iteration.
 
+    ``scratch``: a directory for the per-row arrays (P, labels) as memory-mapped files, for
+    ``X`` larger than memory (see :class:`RefreshTargetDistribution`); None: in memory.
+
     Returns:
         dict: ``iterations``, ``converged``, ``last_change`` (fraction of labels changed at
         the last check), ``seconds`` of training (across resumptions) and the trainer's
@@ -40,10 +43,10 @@ def train_dec(model, X, config, out, device, seed=0, y=None, initial_labels=None
     for pair in model.autoencoder:  # the decoders play no part in DEC
         pair.decoder.disable_update()
     model.to_device(device)
-    p = numpy.zeros((len(X), model.n_clusters), dtype=X.dtype)  # refreshed in place
-    dataset = chainer.datasets.TupleDataset(X, p)
+    p = _files.new_array(scratch, 'p', (len(X), model.n_clusters), X.dtype)  # refreshed
+    dataset = chainer.datasets.TupleDataset(X, p)                            # in place
     refresh = RefreshTargetDistribution(model, X, p, initial_labels, config.eval_batchsize,
-                                        comm=comm)
+                                        comm=comm, scratch=scratch)
     check_interval = config.check_interval or config.update_interval
     stop = ConvergenceTrigger(refresh, config.tol, config.dec_max_iter, check_interval)
     if config.dec_batchsize:

@@ -70,7 +70,7 @@ def _load_stage_info(npz_path):
 
 
 def pretrain_autoencoder(sdae, X, config, out, device, seed=0, progress=True, log=print,
-                         log_interval=1000, comm=None):
+                         log_interval=1000, comm=None, scratch=None):
     """Greedy layer-wise denoising pretraining, then end-to-end fine-tuning (in place).
 
     Each pair ``k`` learns to reconstruct the clean codes of pairs ``< k`` from their
@@ -84,6 +84,10 @@ def pretrain_autoencoder(sdae, X, config, out, device, seed=0, progress=True, lo
     :func:`~dec_chainer.training._common.make_trainer`), dropout masks come from each
     rank's own stream, and rank 0 alone reads and writes the stages' results (a loaded
     stage is broadcast from it); the returned dict is rank 0's.
+
+    ``scratch``: a directory where the codes of the frozen lower pairs (the next pair's
+    inputs) are memory-mapped files, for ``X`` larger than memory (they take the disk
+    space of ``X`` times the code width over the input width); None: in memory.
 
     Returns:
         dict: per stage, its iterations, final logged loss and training time in seconds
@@ -130,7 +134,11 @@ def pretrain_autoencoder(sdae, X, config, out, device, seed=0, progress=True, lo
                     pair.rng = None
                 save(path, name, pair, trainer)
             if k + 1 < len(sdae):
-                data = apply_in_batches(pair.encode, data, config.eval_batchsize, device)
+                codes = None if scratch is None else _files.new_array(
+                    scratch, 'codes{}'.format(k % 2), (len(data), pair.encoder.out_size),
+                    numpy.float32)  # two files: the input of this pair, the next one's
+                data = apply_in_batches(pair.encode, data, config.eval_batchsize, device,
+                                        out=codes)
     if config.finetune_iters:
         path = os.path.join(out, 'finetune.npz')
         if distributed.all_agree(comm, os.path.exists(path)):

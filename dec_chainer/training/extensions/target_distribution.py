@@ -6,7 +6,7 @@ import chainer
 from chainer import backend
 from chainer.training import extension
 
-from dec_chainer import distributed
+from dec_chainer import _files, distributed
 from dec_chainer.evaluations import eval_clustering
 from dec_chainer.functions import cluster_frequencies, target_distribution
 
@@ -27,34 +27,74 @@ class RefreshTargetDistribution(extension.Extension):
             ``initial_labels``) are this rank's rows; the cluster frequencies ``f_j`` and
             the label changes are summed over all ranks, so ``P`` is the one a single
             process computes from all rows and every rank sees the same label change.
+        scratch (str): for data larger than memory, a directory where the per-row arrays
+            (labels) are memory-mapped files; ``q`` is then computed a batch at a time
+            into ``p`` (give a memory-mapped ``p`` too) and ``P`` made from it in place,
+            so memory does not grow with the number of rows. None: arrays in memory.
     """
 
     priority = extension.PRIORITY_WRITER + 10  # before metrics, triggers and LogReport
 
-    def __init__(self, model, X, p, initial_labels=None, batchsize=2048, comm=None):
+    #: rows per block of the block-wise passes over per-row arrays
+    BLOCK = 1 << 20
+
+    def __init__(self, model, X, p, initial_labels=None, batchsize=2048, comm=None,
+                 scratch=None):
         self.model = model
         self.X, self.p = X, p
         self.batchsize = batchsize
         self.comm = comm
-        self.labels = (None if initial_labels is None
-                       else numpy.asarray(initial_labels, dtype=numpy.int64))
+        self.scratch = scratch
+        self._buffer = 0
+        self.labels = None
+        if initial_labels is not None:
+            self.labels = self._new_labels()
+            self.labels[...] = initial_labels
         self.label_change = None
         self.n_refresh = 0
+
+    def _new_labels(self, name=None):
+        if name is None:  # two alternating files: the current labels and the next ones
+            self._buffer = 1 - self._buffer
+            name = 'labels{}'.format(self._buffer)
+        return _files.new_array(self.scratch, name, (len(self.X),), numpy.int64)
+
+    def keep_labels(self, into=None):
+        """A copy of the current labels (into ``into``, or a new array: in memory, or the
+        scratch file ``previous``)."""
+        if into is None:
+            into = self._new_labels('previous')
+        into[...] = self.labels
+        return into
 
     def initialize(self, trainer):
         if self.n_refresh == 0:  # a fresh start; a resumed run restored P from its snapshot
             self.refresh()
 
     def refresh(self):
-        q = self.model.soft_assignment_dataset(self.X, self.batchsize)
-        if self.comm is None:
-            p = target_distribution(q)
-        else:  # f_j of every rank's rows
-            p = target_distribution(q, distributed.allreduce_sum(self.comm,
-                                                                 cluster_frequencies(q)))
         cpu = backend.CpuDevice()
-        self.p[...] = cpu.send(p)
-        labels = cpu.send(q.argmax(axis=1)).astype(numpy.int64)
+        if self.scratch is None:  # q of all rows at once
+            q = self.model.soft_assignment_dataset(self.X, self.batchsize)
+            if self.comm is None:
+                p = target_distribution(q)
+            else:  # f_j of every rank's rows
+                p = target_distribution(q, distributed.allreduce_sum(self.comm,
+                                                                     cluster_frequencies(q)))
+            self.p[...] = cpu.send(p)
+            labels = cpu.send(q.argmax(axis=1)).astype(numpy.int64)
+        else:  # a batch at a time: q into p's rows, f_j summed (float64), then P in place
+            labels = self._new_labels()
+            f, start = numpy.zeros(self.p.shape[1]), 0
+            for q in self.model.soft_assignment_batches(self.X, self.batchsize):
+                q = cpu.send(q)
+                self.p[start:start + len(q)] = q
+                labels[start:start + len(q)] = q.argmax(axis=1)
+                f += cluster_frequencies(q)
+                start += len(q)
+            f = distributed.allreduce_sum(self.comm, f).astype(self.p.dtype)
+            for start in range(0, len(self.p), self.BLOCK):
+                block = self.p[start:start + self.BLOCK]
+                block[...] = target_distribution(numpy.ascontiguousarray(block), f)
         if self.labels is not None:
             self.label_change = self.fraction_changed(labels, self.labels)
         self.labels = labels
@@ -62,8 +102,10 @@ class RefreshTargetDistribution(extension.Extension):
 
     def fraction_changed(self, labels, previous):
         """The fraction of all points (every rank's) whose label differs between the two."""
-        counts = numpy.array([numpy.count_nonzero(labels != previous), len(labels)],
-                             dtype=numpy.float64)
+        b = self.BLOCK
+        changed = sum(numpy.count_nonzero(labels[i:i + b] != previous[i:i + b])
+                      for i in range(0, len(labels), b))
+        counts = numpy.array([changed, len(labels)], dtype=numpy.float64)
         changed, total = distributed.allreduce_sum(self.comm, counts)
         return float(changed / total)
 
@@ -76,7 +118,7 @@ class RefreshTargetDistribution(extension.Extension):
         self.n_refresh = serializer('n_refresh', self.n_refresh)
         serializer('p', self.p)
         if self.labels is None:
-            self.labels = numpy.zeros(len(self.X), dtype=numpy.int64)
+            self.labels = self._new_labels()
         serializer('labels', self.labels)
 
 
@@ -131,11 +173,11 @@ class ConvergenceTrigger:
         if it == self._checked_at:
             return self.converged or it >= self.max_iter
         if self._previous is None and self.refresh.labels is not None:
-            self._previous = self.refresh.labels.copy()
+            self._previous = self.refresh.keep_labels()
         if it > 0 and it % self.check_interval == 0 and self._previous is not None:
             labels = self.refresh.labels
             self.last_change = self.refresh.fraction_changed(labels, self._previous)
-            self._previous = labels.copy()
+            self._previous = self.refresh.keep_labels(self._previous)
             self._checked_at = it
             if self.last_change < self.tol:
                 self.converged = True
@@ -148,7 +190,7 @@ class ConvergenceTrigger:
                           numpy.nan if self.last_change is None else self.last_change)
         self.last_change = None if numpy.isnan(last) else float(last)
         if self._previous is None:
-            self._previous = numpy.zeros(len(self.refresh.X), dtype=numpy.int64)
+            self._previous = self.refresh._new_labels('previous')
         serializer('previous', self._previous)
 
 
