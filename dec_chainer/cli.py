@@ -384,6 +384,11 @@ def main(argv=None):
         parser.print_help()
         return 2
     from dec_chainer.runs import RunDirectoryInUse
+    if distributed.launched_size() > 1 and not hasattr(args, 'communicator'):
+        print('dec-chainer {}: error: started by mpiexec with {} processes, but only train, '
+              'pretrain and cluster run data-parallel; run {} as one process'.format(
+                  args.command, distributed.launched_size(), args.command), file=sys.stderr)
+        return 2
     try:
         return args.func(args)
     except (ValueError, OSError, RunDirectoryInUse) as e:  # OSError: files, disks

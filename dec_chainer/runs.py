@@ -329,7 +329,7 @@ def _run(X, y, n_clusters, config, out, device, seed, progress, log, stop_after,
                                            dtype=numpy.float32) for n in (n_pre, n_cl))
     # data on disk (a memory-mapped .npy): the per-row arrays go to files too
     scratch = None
-    if is_memory_mapped(X):
+    if distributed.all_agree(comm, is_memory_mapped(X)):  # rank 0's X: checked, float32
         scratch = os.path.join(out, 'scratch')
         if comm is not None:
             scratch = os.path.join(scratch, 'rank{}'.format(comm.rank))

@@ -180,3 +180,10 @@ def test_a_bad_setting_under_mpi_ends_every_rank_with_the_message(tmp_path):
     r = mpiexec(2, train(tmp_path / 'bad', ['batchsize=255']), timeout=120)
     assert r.returncode != 0
     assert 'batchsize 255 is not divisible by the 2 processes' in r.stderr
+
+
+def test_commands_that_do_not_run_data_parallel_refuse_mpiexec(tmp_path):
+    r = mpiexec(2, [sys.executable, '-m', 'dec_chainer', 'baseline', '--dataset', 'digits',
+                    '--out', str(tmp_path)], timeout=120)
+    assert r.returncode != 0
+    assert 'only train, pretrain and cluster run data-parallel' in r.stderr
