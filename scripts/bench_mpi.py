@@ -289,8 +289,14 @@ def main(argv=None):
     from dec_chainer.provenance import provenance
     from dec_chainer.reporting import format_table, machine_line
     prov = provenance(['python', 'scripts/bench_mpi.py'] + sys.argv[1:])
-    rows = throughput(args.procs, args.iters) if args.procs else []
-    mem = memory(args.memory, args.scratch) if args.memory else []
+    # a part not measured in this run (--procs or --memory given no values) keeps the
+    # rows and provenance of the previous run's file
+    path = os.path.join(args.out, 'bench_mpi.json')
+    previous = _files.read_json(path) if os.path.exists(path) else {}
+    rows = throughput(args.procs, args.iters) if args.procs else previous.get('throughput', [])
+    mem = memory(args.memory, args.scratch) if args.memory else previous.get('memory', [])
+    prov_t = prov if args.procs else previous.get('throughput_provenance', prov)
+    prov_m = prov if args.memory else previous.get('memory_provenance', prov)
     table = format_table(rows, [
         ('phase', 'phase'), ('processes', 'processes'), ('blas_threads', 'BLAS threads'),
         ('ms', 'ms / iteration', '{:.2f}'), ('speedup', 'x one process', '{:.2f}'),
@@ -303,17 +309,20 @@ def main(argv=None):
     print(table)
     print(mem_table)
     os.makedirs(args.out, exist_ok=True)
-    _files.write_json(os.path.join(args.out, 'bench_mpi.json'), {
+    _files.write_json(path, {
         'throughput': rows, 'memory': mem, 'dims': DIMS, 'batch': BATCH,
-        'memory_settings': MEMORY_SETTINGS, 'provenance': prov})
+        'memory_settings': MEMORY_SETTINGS, 'throughput_provenance': prov_t,
+        'memory_provenance': prov_m})
     with _files.atomic_write(os.path.join(args.out, 'bench_mpi.md')) as f:
         f.write('# bench_mpi: data-parallel DEC over MPI (ChainerMN, naive communicator)\n\n'
-                '{}\n\nThroughput: {} network, global batch {} ({} / N rows per process), '
-                'Trainer with all its extensions; all-reduce: `multi_node_mean_grad` alone '
-                'on the same gradients.\n\n```\n{}\n```\n\nMemory per process on a '
-                'memory-mapped .npy of 784-d float32 rows (`dec-chainer train` with {}):\n\n'
-                '```\n{}\n```\n'.format(machine_line(prov), '-'.join(map(str, DIMS)), BATCH,
-                                        BATCH, ' '.join(MEMORY_SETTINGS), table, mem_table))
+                'Throughput ({}; `{}`): {} network, global batch {} ({} / N rows per '
+                'process), Trainer with all its extensions; all-reduce: '
+                '`multi_node_mean_grad` alone on the same gradients.\n\n```\n{}\n```\n\n'
+                'Memory per process on a memory-mapped .npy of 784-d float32 rows ({}; `{}`; '
+                '`dec-chainer train` with {}):\n\n```\n{}\n```\n'.format(
+                    machine_line(prov_t), prov_t['command'], '-'.join(map(str, DIMS)), BATCH,
+                    BATCH, table, machine_line(prov_m), prov_m['command'],
+                    ' '.join(MEMORY_SETTINGS), mem_table))
     return 0
 
 
