@@ -394,10 +394,12 @@ def _run(X, y, n_clusters, config, out, device, seed, progress, log, stop_after,
             km_local = km_labels[mine]
         else:  # every row: its nearest centroid, a batch at a time
             centroids = distributed.bcast(comm, centroids if root else None)
-            km_local = numpy.concatenate(
-                [nearest_centroid(chainer.backend.CpuDevice().send(sdae.encode(x).array),
-                                  centroids)
-                 for x in iterate_batches(X_cl, config.eval_batchsize, device)])
+            km_local = _files.new_array(scratch, 'kmeans_labels', (len(X_cl),), numpy.int64)
+            start = 0
+            for x in iterate_batches(X_cl, config.eval_batchsize, device):
+                z = chainer.backend.CpuDevice().send(sdae.encode(x).array)
+                km_local[start:start + len(z)] = nearest_centroid(z, centroids)
+                start += len(z)
             km_labels = distributed.gather_rows(comm, km_local)
         if root:
             _files.savez(kmeans_path, centroids=centroids, labels=km_labels,
@@ -448,11 +450,20 @@ def _run(X, y, n_clusters, config, out, device, seed, progress, log, stop_after,
 
 def kmeans_rows(n, config, seed):
     """The rows k-means runs on: None (all ``n``) or, with ``config.kmeans_samples`` below
-    ``n``, that many drawn without replacement (sorted) from a stream of ``seed``."""
+    ``n``, that many distinct rows drawn uniformly (sorted) from a stream of ``seed``."""
     if not config.kmeans_samples or config.kmeans_samples >= n:
         return None
+    k = config.kmeans_samples
     rng = numpy.random.RandomState(stage_seed(seed, 201) % (2 ** 32))
-    return numpy.sort(rng.choice(n, config.kmeans_samples, replace=False))
+    if 2 * k > n:
+        return numpy.sort(rng.permutation(n)[:k])
+    # uniform draws, duplicates dropped, until k: memory O(k), not O(n) (n may be billions)
+    chosen = numpy.empty(0, numpy.int64)
+    while len(chosen) < k:
+        chosen = numpy.concatenate([chosen, rng.randint(0, n, 2 * (k - len(chosen)) + 16)])
+        _, first = numpy.unique(chosen, return_index=True)
+        chosen = chosen[numpy.sort(first)]
+    return numpy.sort(chosen[:k])
 
 
 def _fmt(m):

@@ -98,3 +98,31 @@ def test_kmeans_on_a_subset_gives_every_row_its_nearest_centroid(tmp_path):
         eval_clustering(y, all_rows)['acc'] - 0.05
     with pytest.raises(ValueError, match='kmeans_samples must be at least 1'):
         get_config('quick', kmeans_samples=0)
+
+
+def test_file_order_sampler_draws_the_permutations_of_chainers(tmp_path):
+    """Epoch orders in memory-mapped files are Chainer's ShuffleOrderSampler's orders, and
+    the iterator over them gives the same minibatches."""
+    import chainer
+    from dec_chainer.training._common import BatchIterator, FileShuffleOrderSampler
+    X = numpy.arange(50, dtype=numpy.float32)[:, None]
+
+    def batches(sampler):
+        it = BatchIterator(X, 16, order_sampler=sampler)
+        return numpy.concatenate([next(it)[:, 0] for _ in range(12)])  # ~4 epochs
+
+    ours = FileShuffleOrderSampler(numpy.random.RandomState(7), str(tmp_path))
+    theirs = chainer.iterators.ShuffleOrderSampler(numpy.random.RandomState(7))
+    numpy.testing.assert_array_equal(batches(ours), batches(theirs))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['order0.npy', 'order1.npy']
+
+
+def test_kmeans_rows_are_distinct_and_seeded():
+    from dec_chainer.runs import kmeans_rows
+    config = get_config('quick', kmeans_samples=1000)
+    rows = kmeans_rows(10 ** 9, config, seed=3)  # no array of a billion indices
+    assert len(rows) == len(numpy.unique(rows)) == 1000 and rows.max() < 10 ** 9
+    numpy.testing.assert_array_equal(rows, kmeans_rows(10 ** 9, config, seed=3))
+    assert not numpy.array_equal(rows, kmeans_rows(10 ** 9, config, seed=4))
+    assert kmeans_rows(1000, config, seed=3) is None  # all rows
+    assert len(numpy.unique(kmeans_rows(1500, config, seed=3))) == 1000

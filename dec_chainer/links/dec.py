@@ -128,5 +128,8 @@ class DeepEmbeddedClustering(chainer.Chain):
         """Hard cluster labels (argmax of ``q``) as a NumPy int64 array (memory: the labels
         and one batch)."""
         cpu = backend.CpuDevice()
-        return numpy.concatenate([cpu.send(q.argmax(axis=1)).astype(numpy.int64)
-                                  for q in self.soft_assignment_batches(X, batchsize)])
+        labels, start = numpy.empty(len(X), dtype=numpy.int64), 0
+        for q in self.soft_assignment_batches(X, batchsize):
+            labels[start:start + len(q)] = cpu.send(q.argmax(axis=1))
+            start += len(q)
+        return labels

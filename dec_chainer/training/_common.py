@@ -61,6 +61,14 @@ class BatchIterator(chainer.iterators.SerialIterator):
     Batches are arrays (or tuples of arrays), for :func:`send_batch`.
     """
 
+    def reset(self):
+        # SerialIterator.reset, with the first order sampled from a range instead of an
+        # array of every index (the samplers read only its length): no memory per row
+        self._state = _statemachine.IteratorState(
+            0, 0, False, self.order_sampler(range(len(self.dataset)), 0)
+            if self.order_sampler else None)
+        self._previous_epoch_detail = -1.
+
     def __next__(self):
         self._previous_epoch_detail = self.epoch_detail
         self._state, indices = _statemachine.iterator_statemachine(
@@ -71,6 +79,30 @@ class BatchIterator(chainer.iterators.SerialIterator):
         return self.dataset[indices]
 
     next = __next__
+
+
+class FileShuffleOrderSampler(chainer.iterators.ShuffleOrderSampler):
+
+    """Chainer's ``ShuffleOrderSampler`` (the same permutations from the same random state:
+    ``permutation(n)`` is ``shuffle(arange(n))``) with each epoch's order in a memory-mapped
+    file under ``directory``, so shuffling a data set larger than memory takes no memory per
+    row. Two files alternate: the iterator may still read the previous order when it asks
+    for the next one."""
+
+    def __init__(self, random_state, directory, name='order'):
+        super().__init__(random_state)
+        self.directory, self.name = directory, name
+        self._turn = 0
+
+    def __call__(self, current_order, current_position):
+        self._turn = 1 - self._turn
+        order = _files.new_array(self.directory, '{}{}'.format(self.name, self._turn),
+                                 (len(current_order),), numpy.int64)
+        for start in range(0, len(order), 1 << 20):
+            order[start:start + (1 << 20)] = numpy.arange(start, min(len(order),
+                                                                     start + (1 << 20)))
+        self._random.shuffle(order)
+        return order
 
 
 @chainer.dataset.converter()
@@ -88,7 +120,7 @@ def make_trainer(target, dataset, *, batchsize, stop_trigger, lr, momentum, out,
                  weight_decay=0.0, snapshot_interval=2000, snapshot_seconds=120.0,
                  log_interval=1000,
                  progress=True, progress_interval=50, print_keys=(), random_states=(),
-                 phase='training', divergence_hint='', comm=None):
+                 phase='training', divergence_hint='', comm=None, scratch=None):
     """A MomentumSGD ``Trainer`` for ``target`` (a loss link) over ``dataset``.
 
     Extensions: lr x ``lr_gamma`` every ``lr_step`` iterations, an optional momentum ramp,
@@ -108,10 +140,15 @@ def make_trainer(target, dataset, *, batchsize, stop_trigger, lr, momentum, out,
     steps); the logged loss is the mean over the ranks; the minibatch order is this rank's
     stream; every rank snapshots at the same iterations (rank 0 under ``out``, rank r > 0
     under ``out/rank<r>``); only rank 0 logs and shows progress.
+
+    ``scratch``: a directory for the minibatch order of each epoch as a memory-mapped file
+    (:class:`FileShuffleOrderSampler`, the same order), for data sets larger than memory.
     """
     order_rng = numpy.random.RandomState(distributed.rank_seed(seed, comm) % (2 ** 32))
-    iterator = BatchIterator(dataset, batchsize, repeat=True,
-                             order_sampler=chainer.iterators.ShuffleOrderSampler(order_rng))
+    sampler = (chainer.iterators.ShuffleOrderSampler(order_rng) if scratch is None
+               else FileShuffleOrderSampler(order_rng, scratch, 'order-' + '-'.join(
+                   os.path.normpath(out).split(os.sep)[-2:])))  # e.g. order-pretrain-layer1
+    iterator = BatchIterator(dataset, batchsize, repeat=True, order_sampler=sampler)
     optimizer = chainer.optimizers.MomentumSGD(lr=lr, momentum=momentum)
     if comm is not None:
         import chainermn

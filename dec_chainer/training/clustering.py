@@ -73,7 +73,7 @@ def train_dec(model, X, config, out, device, seed=0, y=None, initial_labels=None
         + (['dec/acc', 'dec/nmi', 'dec/ari'] if y is not None else []) + ['elapsed_time'],
         phase='the DEC phase',
         divergence_hint='the learning rate dec_lr={} is too large: lower it (--set '
-                        'dec_lr=...).'.format(config.dec_lr), comm=comm)
+                        'dec_lr=...).'.format(config.dec_lr), comm=comm, scratch=scratch)
     trainer.extend(refresh, trigger=(config.update_interval, 'iteration'))
     trainer.extend(ReportConvergence(stop), trigger=(check_interval, 'iteration'))
     if distributed.all_agree(comm, y is not None):

@@ -23,7 +23,7 @@ def build_autoencoder(n_features, config, rng=None):
 
 
 def _train_stage(autoencoder, data, config, n_iter, out, device, seed, progress, log_interval,
-                 log, random_states=(), phase='pretraining', comm=None):
+                 log, random_states=(), phase='pretraining', comm=None, scratch=None):
     log_interval = max(1, min(log_interval, n_iter // 10))  # at least ~10 points per curve
     loss = ReconstructionLoss(autoencoder, config.ae_loss)
     loss.to_device(device)
@@ -38,7 +38,7 @@ def _train_stage(autoencoder, data, config, n_iter, out, device, seed, progress,
         log_interval=log_interval, progress=progress,
         print_keys=('iteration', 'main/loss', 'lr', 'elapsed_time'),
         random_states=random_states, phase=phase,
-        divergence_hint=lambda: _scale_hint(data, config), comm=comm)
+        divergence_hint=lambda: _scale_hint(data, config), comm=comm, scratch=scratch)
     return run_resumable(trainer, log, comm)
 
 
@@ -129,7 +129,8 @@ def pretrain_autoencoder(sdae, X, config, out, device, seed=0, progress=True, lo
                                            os.path.join(out, name), device,
                                            stage_seed(seed, 100 + k), progress,
                                            log_interval, log, random_states=[pair.rng],
-                                           phase='pretraining ' + name, comm=comm)
+                                           phase='pretraining ' + name, comm=comm,
+                                           scratch=scratch)
                 finally:
                     pair.rng = None
                 save(path, name, pair, trainer)
@@ -149,6 +150,7 @@ def pretrain_autoencoder(sdae, X, config, out, device, seed=0, progress=True, lo
             trainer = _train_stage(sdae, X, config, config.finetune_iters,
                                    os.path.join(out, 'finetune'), device,
                                    stage_seed(seed, 150), progress, log_interval, log,
-                                   phase='pretraining (end-to-end fine-tuning)', comm=comm)
+                                   phase='pretraining (end-to-end fine-tuning)', comm=comm,
+                                   scratch=scratch)
             save(path, 'finetune', sdae, trainer)
     return stages

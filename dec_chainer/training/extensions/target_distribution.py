@@ -35,8 +35,9 @@ class RefreshTargetDistribution(extension.Extension):
 
     priority = extension.PRIORITY_WRITER + 10  # before metrics, triggers and LogReport
 
-    #: rows per block of the block-wise passes over per-row arrays
-    BLOCK = 1 << 20
+    #: rows per block of the block-wise passes over per-row arrays (their temporaries are
+    #: a few of these blocks x K values)
+    BLOCK = 1 << 16
 
     def __init__(self, model, X, p, initial_labels=None, batchsize=2048, comm=None,
                  scratch=None):
