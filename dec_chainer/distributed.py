@@ -28,9 +28,9 @@ import os
 
 import numpy
 
-#: Environment variables an MPI launcher sets to the number of processes (Open MPI, PMIx,
-#: MPICH/Hydra, Slurm).
-SIZE_VARIABLES = ('OMPI_COMM_WORLD_SIZE', 'PMIX_SIZE', 'PMI_SIZE', 'SLURM_NTASKS')
+#: Environment variables an MPI launcher sets, in each process it starts, to the number of
+#: processes (Open MPI's mpiexec, PMIx launchers such as srun, MPICH/Hydra).
+SIZE_VARIABLES = ('OMPI_COMM_WORLD_SIZE', 'PMIX_SIZE', 'PMI_SIZE')
 
 #: ``--communicator`` choices (ChainerMN's): ``auto`` is ``naive`` on the CPU and
 #: ``pure_nccl`` on GPUs; ``flat`` and ``non_cuda_aware`` are GPU communicators over MPI.
@@ -60,7 +60,7 @@ def create_communicator(name='auto', gpu=False):
     try:
         import mpi4py  # noqa: F401
     except ImportError:
-        raise RuntimeError('started by an MPI launcher with {} processes but mpi4py is not '
+        raise ValueError('started by an MPI launcher with {} processes but mpi4py is not '
                            'installed: pip install .[mpi] (or bash scripts/setup_env.sh '
                            '--mpi)'.format(launched_size())) from None
     from dec_chainer import _compat
