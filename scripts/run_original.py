@@ -22,17 +22,22 @@ runtime shims it needs here, each applied only where needed:
   ``predict_label`` pass: turned into lists during its DEC phase and the scoring;
 - scikit-learn >= 1.7 dropped ``TSNE(n_iter=)``: passed on as ``max_iter``;
 - matplotlib without a display: the Agg backend;
+- Chainer's ``PrintReport`` writes to the ``sys.stdout`` of Chainer's import time: during
+  its pretraining it writes to the current one, so its tables reach pretraining.log;
 - ``--scale F`` (default 1, the original schedule) multiplies every iteration count of its
   Trainers, the lr steps included, so a scaled run keeps the schedule's shape.
 
-Its print() output goes to pretraining.log and main.log in --work as well as the terminal
-(its Trainers' PrintReport tables only to the terminal: they hold the stdout of import time).
+Its print() output, its Trainers' PrintReport tables included, goes to pretraining.log and
+main.log in --work as well as the terminal.
 Its labels of the 60,000 training digits (the only ones it clusters) are scored after
 k-means on its pretrained embedding (recomputed here exactly as its main.py does) and after
 its DEC steps (its own ``predict_label`` on its saved model). Writes
-RESULTS/original-mnist-seed<seed>[-scale<F>].json and its logs in --work. A finished phase
-(its saved model file in --work) is not rerun; the original has no snapshots, so a killed
-phase restarts from its beginning.
+RESULTS/original-mnist-seed<seed>[-scale<F>].json, the figures of our runs for its run in
+RESULTS/figures[-scale<F>]/ (t-SNE of its embedding with its centroids placed right, its
+curves, the confusion matrix, and its own last t-SNE figure shrunk), and its logs in --work.
+A finished phase (its saved model file in --work) is not rerun, and its wall time and
+provenance are kept from the report that ran it; the original has no snapshots, so a
+killed phase restarts from its beginning.
 """
 
 import argparse
@@ -41,6 +46,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -149,6 +155,26 @@ def vstack_accepting_iterables():
         yield
     finally:
         numpy.vstack = real
+
+
+@contextlib.contextmanager
+def print_report_to_current_stdout():
+    """Make Chainer's ``PrintReport`` write to the ``sys.stdout`` of the moment it is made.
+
+    Its ``out`` defaults to the ``sys.stdout`` of the time Chainer was imported, so without
+    this its tables (each stage's loss every epoch) bypass the phase's log file.
+    """
+    from chainer.training import extensions
+    init = extensions.PrintReport.__init__
+
+    def init_with_out(self, entries, log_report='LogReport', out=None):
+        init(self, entries, log_report, sys.stdout if out is None else out)
+
+    extensions.PrintReport.__init__ = init_with_out
+    try:
+        yield
+    finally:
+        extensions.PrintReport.__init__ = init
 
 
 @contextlib.contextmanager
@@ -261,14 +287,19 @@ def score_original(seed, n_clusters=10):
         chainer.serializers.load_npz(dec_file, model)
         with chainer.using_config('train', False), chainer.no_backprop_mode():
             labels = numpy.asarray(model.predict_label(x))
+            scores['z'] = model(x).array
+            scores['centroids'] = model.get_centroids().array
         scores['dec'] = eval_clustering(y, labels)
         scores['labels'] = labels
     return scores
 
 
 def run_original(original, work, seed=0, scale=1.0, gpu=-1, n_clusters=10, stop_iter=None,
-                 log=print):
-    """Run the original's pretraining.py then main.py in ``work``; return the report."""
+                 log=print, figures=None, printed_log=None):
+    """Run the original's pretraining.py then main.py in ``work``; return the report.
+
+    ``figures``: a directory for the figures of its run (see ``write_figures``).
+    """
     original, work = os.path.abspath(original), os.path.abspath(work)
     for name in ('pretraining.py', 'main.py', 'deep_embedded_clustering.py',
                  'stacked_denoising_autoencoder.py', 'tdistribution_kl_divergence.py'):
@@ -283,7 +314,7 @@ def run_original(original, work, seed=0, scale=1.0, gpu=-1, n_clusters=10, stop_
              'tsne_n_iter': tsne_accepting_n_iter(),
              'vstack_iterables': True,
              'chainer_mnist_cache': write_chainer_mnist_cache(os.path.join(work, 'dataset')),
-             'schedule_scale': scale}
+             'schedule_scale': scale, 'print_report_to_log': True}
     chainer.dataset.set_dataset_root(os.path.join(work, 'dataset'))
     import matplotlib
     matplotlib.use('Agg')
@@ -301,7 +332,7 @@ def run_original(original, work, seed=0, scale=1.0, gpu=-1, n_clusters=10, stop_
             t0 = time.time()
             with scaled_trainer_schedules(scale), _argv_and_log(
                     ['pretraining.py', '--gpu', str(gpu), '--seed', str(seed)],
-                    'pretraining.log'):
+                    'pretraining.log'), print_report_to_current_stdout():
                 pretraining.pretraining()
             seconds['pretrain'] = round(time.time() - t0, 2)
         dec_file = 'DeepEmbeddedClustering_modelseed{}_seed{}.model'.format(seed, seed)
@@ -331,13 +362,143 @@ def run_original(original, work, seed=0, scale=1.0, gpu=-1, n_clusters=10, stop_
     if checkout_digest(original) != digest:
         raise RuntimeError('the checkout in {} changed during the run'.format(original))
     labels = scores.pop('labels', None)
+    embedding = {k: scores.pop(k) for k in ('z', 'centroids') if k in scores}
     if labels is not None:
         numpy.save(os.path.join(work, 'labels.npy'), labels)
-    return {'original': {'path': original, 'commit': checkout_commit(original),
-                         'python_files_sha256': digest},
-            'seed': seed, 'scale': scale, 'gpu': gpu, 'n_clusters': n_clusters,
-            'n_samples': N_TRAIN, 'shims': shims, 'metrics': scores,
-            'dec_steps': dec_steps, 'seconds': seconds}
+    report = {'original': {'path': original, 'commit': checkout_commit(original),
+                           'python_files_sha256': digest},
+              'seed': seed, 'scale': scale, 'gpu': gpu, 'n_clusters': n_clusters,
+              'n_samples': N_TRAIN, 'shims': shims, 'metrics': scores,
+              'dec_steps': dec_steps, 'seconds': seconds}
+    if figures is not None and labels is not None:
+        t0 = time.time()
+        report['figures'] = write_figures(
+            figures, work, embedding['z'], embedding['centroids'], labels, seed,
+            printed_log=printed_log)
+        seconds['figures'] = round(time.time() - t0, 2)
+    return report
+
+
+# -- figures --------------------------------------------------------------------------------
+
+_ANSI = re.compile(r'\x1b\[[0-9;?]*[A-Za-z]')
+_STAGE = re.compile(r'^(?:Layer (\d+)|fine tuning)$')
+_NUMBER = r'[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?'
+_ROW = re.compile(r'^\s*(\d+)\s+({0})\s+({0})\s*$'.format(_NUMBER))
+
+
+def parse_printed_log(text):
+    """Read the original's printed output: its Trainers' tables and its DEC loop.
+
+    Returns ``(stages, dec)``: ``stages`` maps ``layer1``..``layer4`` and ``finetune`` to
+    LogReport-like entries (``iteration``, ``main/loss``, ``elapsed_time``); ``dec`` lists
+    one entry per DEC step (``step``, ``loss``: its summed KL) with ``label_change`` at the
+    steps that checked the labels. Terminal control sequences are ignored.
+    """
+    stages, dec, current = {}, [], None
+    for line in _ANSI.sub('', text).replace('\r', '\n').splitlines():
+        line = line.strip()
+        stage = _STAGE.match(line)
+        if stage:
+            current = 'layer' + stage.group(1) if stage.group(1) else 'finetune'
+            stages[current] = []
+            continue
+        if line == 'train DEC':
+            current = None
+            continue
+        row = _ROW.match(line)
+        if row and current is not None:
+            stages[current].append({'iteration': int(row.group(1)),
+                                    'main/loss': float(row.group(2)),
+                                    'elapsed_time': float(row.group(3))})
+        elif line.startswith('Epoch '):
+            dec.append({'step': int(line.split()[1])})
+        elif line.startswith('loss ') and dec:
+            dec[-1]['loss'] = float(line.split()[1])
+        elif line.startswith('diff ') and dec:
+            dec[-1]['label_change'] = float(line.split()[1])
+    return stages, dec
+
+
+def write_figures(out, work, z, centroids, labels, seed, printed_log=None, n_points=500):
+    """The figures of our runs, for the original's run: PNG files under ``out``.
+
+    ``tsne.png``: t-SNE of ``n_points`` random digits of its final embedding ``z`` with its
+    centroids embedded together with them (its own figure draws them at the places of the
+    last points); ``curves.png``: its pretraining losses and its DEC loop (summed KL,
+    labels changed); ``confusion.png``; ``its_tsne.png``: its own last figure, shrunk.
+    ``printed_log``: its printed output (default: its phase logs in ``work``).
+    """
+    from dec_chainer.visualizations import (tsne_with_centroids, vis_confusion,
+                                            vis_embedding, vis_loss_curves)
+    from dec_chainer.visualizations._mpl import pyplot, save
+    os.makedirs(out, exist_ok=True)
+    _, y = _train_data()
+    written = {}
+    pts, cents, idx = tsne_with_centroids(z, centroids, n_points, seed)
+    ax = vis_embedding(pts, y[idx], cents, color_label='true label',
+                       title='original repository: t-SNE of {} points, centroids as '
+                             'triangles'.format(len(idx)))
+    written['tsne'] = save(ax, os.path.join(out, 'tsne.png'))
+
+    paths = [printed_log] if printed_log else [os.path.join(work, name) for name in
+                                                ('pretraining.log', 'main.log')]
+    text = ''
+    for path in paths:
+        if os.path.exists(path):
+            with open(path) as f:
+                text += f.read() + '\n'
+    stages, dec = parse_printed_log(text)
+    fig, axes = pyplot().subplots(1, 2, figsize=(11, 4.5))
+    vis_loss_curves(stages, ax=axes[0], title='its pretraining (MSE)')
+    steps = [e['step'] for e in dec if 'loss' in e]
+    axes[1].plot(steps, [e['loss'] for e in dec if 'loss' in e], marker='.', color='C0')
+    axes[1].set_xlabel('DEC step (full batch)')
+    axes[1].set_ylabel('its printed loss (KL summed over points)', color='C0')
+    twin = axes[1].twinx()
+    checks = [(e['step'], e['label_change']) for e in dec if 'label_change' in e]
+    if checks:
+        twin.plot(*zip(*checks), marker='o', color='C3')
+    twin.set_ylabel('fraction of labels changed', color='C3')
+    twin.set_ylim(0, 1)
+    axes[1].set_title('its DEC loop')
+    written['curves'] = save(axes[0], os.path.join(out, 'curves.png'))
+
+    ax = vis_confusion(y, labels, ax=pyplot().subplots(figsize=(7, 6))[1])
+    written['confusion'] = save(ax, os.path.join(out, 'confusion.png'))
+
+    its_dir = os.path.join(work, 'modelseed{}_seed{}'.format(seed, seed))
+    its = sorted((f for f in os.listdir(its_dir) if f.endswith('.png')),
+                 key=lambda f: int(re.search(r'iter(\d+)', f).group(1))) \
+        if os.path.isdir(its_dir) else []
+    if its:
+        from PIL import Image
+        with Image.open(os.path.join(its_dir, its[-1])) as im:
+            im.thumbnail((600, 600))
+            im.convert('RGB').save(os.path.join(out, 'its_tsne.png'), optimize=True)
+        written['its_tsne'] = os.path.join(out, 'its_tsne.png')
+    return {k: os.path.relpath(v, os.path.dirname(out)) for k, v in written.items()}
+
+
+def carry_over_phases(report, path):
+    """Keep the wall time of the phases an earlier invocation ran (its models in --work).
+
+    A phase whose saved model exists is not rerun; its seconds and the provenance of the
+    invocation that ran it come from the report that invocation wrote at ``path``, under
+    ``report['earlier']``. Metrics are recomputed from the saved models (they must agree).
+    """
+    if not os.path.exists(path):
+        return
+    with open(path) as f:
+        earlier = json.load(f)
+    carried = [phase for phase in ('pretrain', 'dec')
+               if phase not in report['seconds'] and phase in earlier.get('seconds', {})]
+    if not carried:
+        return
+    for phase in carried:
+        report['seconds'][phase] = earlier['seconds'][phase]
+    report['earlier'] = {'phases': carried, 'provenance': earlier.get('provenance'),
+                         'seconds': earlier['seconds'], 'metrics': earlier.get('metrics')}
 
 
 def main(argv=None):
@@ -355,19 +516,29 @@ def main(argv=None):
                    help='working directory (its models, plots, logs); default '
                         'runs/original-seed<seed>[-scale<F>]')
     p.add_argument('--results', default='results/original')
+    p.add_argument('--no-figures', action='store_true',
+                   help='do not draw the figures (RESULTS/figures[-scaleF]/)')
+    p.add_argument('--printed-log', default=None, metavar='FILE',
+                   help='its printed output, for the curves, when its phase logs in --work '
+                        'lack the tables (runs of this script before it sent them there)')
     args = p.parse_args(argv)
     suffix = '' if args.scale == 1 else '-scale{:g}'.format(args.scale)
     work = args.work or os.path.join('runs', 'original-seed{}{}'.format(args.seed, suffix))
     from dec_chainer.provenance import provenance
     origin = provenance(['python', 'scripts/run_original.py'] + list(
         sys.argv[1:] if argv is None else argv))
-    t0 = time.time()
-    report = run_original(args.original, work, args.seed, args.scale, args.gpu,
-                          stop_iter=args.stop_iter)
-    report['seconds']['total'] = round(time.time() - t0, 2)
-    report['provenance'] = origin
     os.makedirs(args.results, exist_ok=True)
     path = os.path.join(args.results, 'original-mnist-seed{}{}.json'.format(args.seed, suffix))
+    figures = None if args.no_figures else os.path.join(args.results, 'figures' + suffix)
+    t0 = time.time()
+    report = run_original(args.original, work, args.seed, args.scale, args.gpu,
+                          stop_iter=args.stop_iter, figures=figures,
+                          printed_log=args.printed_log)
+    report['provenance'] = origin
+    carry_over_phases(report, path)
+    report['seconds']['total'] = round(sum(
+        v for k, v in report['seconds'].items() if k != 'total'), 2)
+    report['seconds']['this_invocation'] = round(time.time() - t0, 2)
     with open(path, 'w') as f:
         json.dump(report, f, indent=2)
     m = report['metrics']

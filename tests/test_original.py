@@ -68,6 +68,69 @@ def test_scaled_trainer_schedules_scale_iteration_triggers_only():
     assert t._extensions['step'].trigger.period == 20000
 
 
+def test_print_report_writes_to_the_current_stdout_while_scoped(monkeypatch, capsys):
+    import io
+    from chainer.training import extensions
+    captured = io.StringIO()
+    monkeypatch.setattr(sys, 'stdout', captured)
+    assert extensions.PrintReport(['iteration'])._out is not captured  # import-time stdout
+    with run_original.print_report_to_current_stdout():
+        assert extensions.PrintReport(['iteration'])._out is captured
+        other = io.StringIO()
+        assert extensions.PrintReport(['iteration'], out=other)._out is other
+    assert extensions.PrintReport(['iteration'])._out is not captured  # restored
+
+
+PRINTED = """Layer-Wise Pretrain
+Layer 1
+iteration   main/loss   elapsed_time
+\x1b[J235         0.0664609   5.55395
+\x1b[J469         0.0450166   10.2722
+Layer 2
+iteration   main/loss   elapsed_time
+\x1b[J235         1.5e-02   4.1
+fine tuning
+iteration   main/loss   elapsed_time
+\x1b[J235         0.031   9.0
+train DEC
+Epoch 1
+loss 2226.0
+new labels
+diff 0.8856666666666667
+Epoch 2
+loss 2210.5
+Couldn't reach tol
+"""
+
+
+def test_parse_printed_log_reads_its_tables_and_dec_loop():
+    stages, dec = run_original.parse_printed_log(PRINTED)
+    assert list(stages) == ['layer1', 'layer2', 'finetune']
+    assert stages['layer1'] == [
+        {'iteration': 235, 'main/loss': 0.0664609, 'elapsed_time': 5.55395},
+        {'iteration': 469, 'main/loss': 0.0450166, 'elapsed_time': 10.2722}]
+    assert stages['layer2'][0]['main/loss'] == 0.015
+    assert dec == [{'step': 1, 'loss': 2226.0, 'label_change': 0.8856666666666667},
+                   {'step': 2, 'loss': 2210.5}]
+
+
+def test_an_invocation_that_reruns_no_phase_keeps_the_earlier_times(tmp_path):
+    path = tmp_path / 'report.json'
+    run_original.carry_over_phases({'seconds': {}}, str(path))  # no earlier report: no-op
+    earlier = {'seconds': {'pretrain': 5000.0, 'dec': 300.0, 'scoring': 20.0, 'total': 5320.0},
+               'provenance': {'git_commit': 'abc'}, 'metrics': {'dec': {'acc': 0.5}}}
+    path.write_text(json.dumps(earlier))
+    report = {'seconds': {'scoring': 21.0, 'figures': 9.0}, 'metrics': {'dec': {'acc': 0.5}}}
+    run_original.carry_over_phases(report, str(path))
+    assert report['seconds'] == {'pretrain': 5000.0, 'dec': 300.0, 'scoring': 21.0,
+                                 'figures': 9.0}
+    assert report['earlier']['phases'] == ['pretrain', 'dec']
+    assert report['earlier']['provenance'] == {'git_commit': 'abc'}
+    rerun = {'seconds': {'pretrain': 10.0, 'dec': 2.0, 'scoring': 1.0}}
+    run_original.carry_over_phases(rerun, str(path))  # it ran them itself: its own times
+    assert rerun['seconds']['pretrain'] == 10.0 and 'earlier' not in rerun
+
+
 def test_offline_mnist_through_chainers_own_loader(tmp_path, monkeypatch):
     from dec_chainer.datasets import load_mnist
 
@@ -116,14 +179,15 @@ def test_refuses_a_directory_that_is_not_the_original(tmp_path):
                     reason='set DEC_CHAINER_ORIGINAL to a checkout of '
                            'ymym3412/DeepEmbeddedClustering')
 def test_original_runs_for_real(tmp_path):
-    """Its two scripts run end to end (tiny schedule, 2 DEC steps) and get scored."""
+    """Its two scripts run end to end (1/200 of its schedule: an epoch per stage; 3 DEC
+    steps), get scored and drawn."""
     original = os.environ['DEC_CHAINER_ORIGINAL']
     before = run_original.checkout_digest(original)
     results = tmp_path / 'results'
-    rc = run_original.main(['--original', original, '--scale', '0.002', '--stop-iter', '1',
+    rc = run_original.main(['--original', original, '--scale', '0.005', '--stop-iter', '1',
                             '--work', str(tmp_path / 'work'), '--results', str(results)])
     assert rc == 0
-    with open(results / 'original-mnist-seed0-scale0.002.json') as f:
+    with open(results / 'original-mnist-seed0-scale0.005.json') as f:
         report = json.load(f)
     assert report['original']['python_files_sha256'] == before
     assert run_original.checkout_digest(original) == before
@@ -133,3 +197,19 @@ def test_original_runs_for_real(tmp_path):
     labels = numpy.load(tmp_path / 'work' / 'labels.npy')
     assert labels.shape == (60000,) and len(numpy.unique(labels)) > 1
     assert os.path.exists(tmp_path / 'work' / 'modelseed0_seed0' / 'output_seed0_iter0.png')
+    # its tables reach its log; the curves and the other figures are drawn from it
+    with open(tmp_path / 'work' / 'pretraining.log') as f:
+        stages, _ = run_original.parse_printed_log(f.read())
+    assert set(stages) == {'layer1', 'layer2', 'layer3', 'layer4', 'finetune'}
+    assert all(stages[s] for s in stages)
+    for name in ('tsne', 'curves', 'confusion', 'its_tsne'):
+        assert report['figures'][name] == 'figures-scale0.005/{}.png'.format(name)
+        assert os.path.getsize(results / report['figures'][name]) > 1000
+    # a second invocation reruns no phase, keeps their times and scores the same models
+    rc = run_original.main(['--original', original, '--scale', '0.005', '--no-figures',
+                            '--work', str(tmp_path / 'work'), '--results', str(results)])
+    with open(results / 'original-mnist-seed0-scale0.005.json') as f:
+        again = json.load(f)
+    assert again['earlier']['phases'] == ['pretrain', 'dec']
+    assert again['seconds']['pretrain'] == report['seconds']['pretrain']
+    assert again['metrics'] == report['metrics']
