@@ -121,15 +121,11 @@ def allreduce_sum(comm, x):
 
 
 def bcast(comm, obj):
-    """Rank 0's ``obj`` on every rank (pickled; for small objects)."""
+    """Rank 0's ``obj`` on every rank (pickled; for small objects), e.g. a decision every
+    rank must take the same way."""
     if comm is None:
         return obj
     return comm.bcast_obj((obj,) if comm.rank == 0 else None)[0]  # (None is refused)
-
-
-def all_agree(comm, value):
-    """Rank 0's ``value`` (a decision every rank must take the same way)."""
-    return bcast(comm, value)
 
 
 def allgather(comm, obj):

@@ -45,7 +45,6 @@ from dec_chainer import _files, distributed
 from dec_chainer.evaluations import eval_clustering
 from dec_chainer.kmeans import kmeans, nearest_centroid
 from dec_chainer.links import DeepEmbeddedClustering
-from dec_chainer.links.dec import iterate_batches
 from dec_chainer.presets import DECConfig, get_config
 from dec_chainer.provenance import environment, git_commit
 from dec_chainer.training import build_autoencoder, pretrain_autoencoder, train_dec
@@ -329,7 +328,7 @@ def _run(X, y, n_clusters, config, out, device, seed, progress, log, stop_after,
                                            dtype=numpy.float32) for n in (n_pre, n_cl))
     # data on disk (a memory-mapped .npy): the per-row arrays go to files too
     scratch = None
-    if distributed.all_agree(comm, is_memory_mapped(X)):  # rank 0's X: checked, float32
+    if distributed.bcast(comm, is_memory_mapped(X)):  # rank 0's X: checked, float32
         scratch = os.path.join(out, 'scratch')
         if comm is not None:
             scratch = os.path.join(scratch, 'rank{}'.format(comm.rank))
@@ -363,7 +362,7 @@ def _run(X, y, n_clusters, config, out, device, seed, progress, log, stop_after,
     kmeans_path = os.path.join(out, 'kmeans.npz')
     mine = distributed.shard(n_cl, comm)
     km_labels = None
-    if distributed.all_agree(comm, os.path.exists(kmeans_path)):
+    if distributed.bcast(comm, os.path.exists(kmeans_path)):
         if root:
             with _files.open_npz(kmeans_path) as f:
                 centroids, km_labels = f['centroids'], f['labels']
@@ -394,12 +393,10 @@ def _run(X, y, n_clusters, config, out, device, seed, progress, log, stop_after,
             km_local = km_labels[mine]
         else:  # every row: its nearest centroid, a batch at a time
             centroids = distributed.bcast(comm, centroids if root else None)
-            km_local = _files.new_array(scratch, 'kmeans_labels', (len(X_cl),), numpy.int64)
-            start = 0
-            for x in iterate_batches(X_cl, config.eval_batchsize, device):
-                z = chainer.backend.CpuDevice().send(sdae.encode(x).array)
-                km_local[start:start + len(z)] = nearest_centroid(z, centroids)
-                start += len(z)
+            km_local = apply_in_batches(
+                sdae.encode, X_cl, config.eval_batchsize, device,
+                out=_files.new_array(scratch, 'kmeans_labels', (len(X_cl),), numpy.int64),
+                then=lambda z: nearest_centroid(z, centroids))
             km_labels = distributed.gather_rows(comm, km_local)
         if root:
             _files.savez(kmeans_path, centroids=centroids, labels=km_labels,
@@ -415,7 +412,7 @@ def _run(X, y, n_clusters, config, out, device, seed, progress, log, stop_after,
                                    config.dec_loss_reduce)
     model.to_device(device)
     model_path = os.path.join(out, 'model.npz')
-    if distributed.all_agree(comm, os.path.exists(model_path)):
+    if distributed.bcast(comm, os.path.exists(model_path)):
         dec = {}
         if root:
             _files.load_npz(model_path, model)

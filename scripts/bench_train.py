@@ -7,7 +7,8 @@ and of each greedy layer-wise pretraining stage.
 Rows, measured in this run on the same random data, float32, MomentumSGD (lr 0.1,
 momentum 0.9), MSE loss:
   * numpy: a hand-written NumPy forward + backward + update;
-  * chainer-updater: dec_chainer's model and loss link under Chainer's StandardUpdater;
+  * chainer-updater: dec_chainer's model, loss link and optimizer (MomentumSGD with its
+    update in BLAS) under Chainer's StandardUpdater; the same with Chainer's MomentumSGD;
   * chainer-trainer: the same inside dec_chainer's Trainer with all its extensions
     (the pipeline as it runs);
   * chainer-updater with ``chainer.config.type_check`` off (what Chainer's checks cost);
@@ -20,10 +21,11 @@ spends its time.
 
 Per stage (``bench_train_stages``): each layer-wise pair k (784-500-784, 500-500-500,
 500-2000-500, 2000-10-2000) and end-to-end fine-tuning, trained as the pipeline trains them
-(dec_chainer's Trainer, the paper's dropout placement, bias lr x2, momentum ramp) on
-inputs of the pair's width, against that stage's GEMM floor (forward, weight gradients and
-the gradient into the code; no gradient into the stage's input). With the ``paper`` and
-``article`` schedules (iterations per stage) this projects each preset's pretraining time.
+(dec_chainer's Trainer with each preset's dropout placement, loss and optimiser settings)
+on inputs of the pair's width, against that stage's GEMM floor (forward, weight gradients
+and the gradient into the code; no gradient into the stage's input); each time is the
+fastest of 3 runs. With the ``paper`` and ``article`` schedules (iterations per stage) this
+projects each preset's pretraining time.
 
 Results go to --out (default results/bench) as JSON and Markdown.
 """
@@ -46,6 +48,7 @@ from dec_chainer import _files
 from dec_chainer.provenance import provenance
 from dec_chainer.reporting import format_table, machine_line
 from dec_chainer.presets import get_config
+from dec_chainer.training.optimizers import MomentumSGD
 from dec_chainer.training._common import (BatchIterator, make_trainer, send_batch,
                                           stage_random_state)
 
@@ -116,11 +119,12 @@ def gemm_floor_factory(X):
 
 # -- Chainer (dec_chainer) ---------------------------------------------------------------------
 
-def chainer_updater_factory(X, type_check=True):
-    """The pipeline's updater (its batch iterator and converter) without the Trainer."""
+def chainer_updater_factory(X, type_check=True, optimizer=MomentumSGD):
+    """The pipeline's updater (its batch iterator, converter and optimizer: dec_chainer's
+    MomentumSGD, or ``optimizer``) without the Trainer."""
     loss = ReconstructionLoss(
         StackedDenoisingAutoEncoder(DIMS, rng=numpy.random.RandomState(0)), 'mse')
-    opt = chainer.optimizers.MomentumSGD(lr=LR, momentum=MOMENTUM)
+    opt = optimizer(lr=LR, momentum=MOMENTUM)
     opt.setup(loss)
     it = BatchIterator(X, BATCH, order_sampler=chainer.iterators.ShuffleOrderSampler(
         numpy.random.RandomState(0)))
@@ -207,9 +211,10 @@ def stage_gemm_floor_factory(sizes):
     return step
 
 
-def stage_trainer_per_iteration(target, X, iters, config, random_states=()):
+def stage_trainer_per_iteration(target, X, iters, config, random_states=(), repeats=3):
     """Seconds per iteration of ``target`` (a pair or the stack) under the pipeline's
-    Trainer, with ``config``'s optimiser settings, after a warm-up."""
+    Trainer, with ``config``'s optimiser settings, after a warm-up: the fastest of
+    ``repeats`` runs of ``iters`` iterations (the least disturbed on a shared machine)."""
     from dec_chainer.links import ReconstructionLoss
     loss = ReconstructionLoss(target, config.ae_loss)
     with tempfile.TemporaryDirectory() as out:
@@ -224,44 +229,47 @@ def stage_trainer_per_iteration(target, X, iters, config, random_states=()):
             trainer.run()
             return time.perf_counter() - t
         run(5)  # warm-up
-        return run(iters) / iters
+        return min(run(iters) for _ in range(repeats)) / iters
 
 
-def stage_rows(iters):
-    """ms per iteration of every pretraining stage against its floor, as the paper trains."""
-    config = get_config('paper')
-    sdae = StackedDenoisingAutoEncoder(DIMS, dropout=config.dropout,
-                                       dropout_placement=config.dropout_placement,
-                                       rng=numpy.random.RandomState(0))
-    rows = []
-    for k, pair in enumerate(sdae):
-        X = numpy.random.RandomState(k).rand(8192, DIMS[k]).astype(numpy.float32)
-        pair.rng = stage_random_state(0, k + 1)
-        t = stage_trainer_per_iteration(pair, X, iters, config, [pair.rng])
-        pair.rng = None
-        floor = per_iteration(stage_gemm_floor_factory((DIMS[k], DIMS[k + 1], DIMS[k])),
-                              iters)
-        rows.append({'stage': 'layer{} {}-{}-{}'.format(k + 1, DIMS[k], DIMS[k + 1], DIMS[k]),
-                     'ms': 1e3 * t, 'floor_ms': 1e3 * floor})
-    X = data()
-    t = stage_trainer_per_iteration(sdae, X, iters, config)
+def stage_rows(iters, presets=('paper', 'article')):
+    """ms per iteration of every pretraining stage against its GEMM floor, trained as each
+    preset trains it (its dropout placement, loss and optimiser settings)."""
     sizes = list(DIMS) + list(reversed(DIMS[:-1]))
-    floor = per_iteration(stage_gemm_floor_factory(sizes), iters)
-    rows.append({'stage': 'finetune ' + '-'.join(map(str, sizes)), 'ms': 1e3 * t,
-                 'floor_ms': 1e3 * floor})
-    for r in rows:
-        r['x_floor'] = r['ms'] / r['floor_ms']
+    rows = [{'stage': 'layer{} {}-{}-{}'.format(k + 1, DIMS[k], DIMS[k + 1], DIMS[k])}
+            for k in range(len(DIMS) - 1)]
+    rows.append({'stage': 'finetune ' + '-'.join(map(str, sizes))})
+    for k in range(len(DIMS) - 1):
+        rows[k]['floor_ms'] = 1e3 * min(per_iteration(stage_gemm_floor_factory(
+            (DIMS[k], DIMS[k + 1], DIMS[k])), iters) for _ in range(3))
+    rows[-1]['floor_ms'] = 1e3 * min(per_iteration(stage_gemm_floor_factory(sizes), iters)
+                                     for _ in range(3))
+    for preset in presets:
+        config = get_config(preset)
+        sdae = StackedDenoisingAutoEncoder(DIMS, dropout=config.dropout,
+                                           dropout_placement=config.dropout_placement,
+                                           rng=numpy.random.RandomState(0))
+        for k, pair in enumerate(sdae):
+            X = numpy.random.RandomState(k).rand(8192, DIMS[k]).astype(numpy.float32)
+            pair.rng = stage_random_state(0, k + 1)
+            rows[k][preset + '_ms'] = 1e3 * stage_trainer_per_iteration(
+                pair, X, iters, config, [pair.rng])
+            pair.rng = None
+        rows[-1][preset + '_ms'] = 1e3 * stage_trainer_per_iteration(sdae, data(), iters,
+                                                                     config)
+        for r in rows:
+            r[preset + '_x_floor'] = r[preset + '_ms'] / r['floor_ms']
     return rows
 
 
-def projection(rows):
-    """Pretraining minutes of the paper and article schedules at the measured speeds."""
+def projection(rows, presets=('paper', 'article')):
+    """Pretraining minutes of each preset's schedule at its measured speeds."""
     out = {}
-    for preset in ('paper', 'article'):
+    for preset in presets:
         c = get_config(preset)
         n = [c.layerwise_iters] * (len(rows) - 1) + [c.finetune_iters]
         out[preset] = {'iterations': n,
-                       'minutes': sum(i * r['ms'] for i, r in zip(n, rows)) / 6e4,
+                       'minutes': sum(i * r[preset + '_ms'] for i, r in zip(n, rows)) / 6e4,
                        'floor_minutes': sum(i * r['floor_ms'] for i, r in zip(n, rows)) / 6e4}
     return out
 
@@ -299,6 +307,9 @@ def main(argv=None):
     rows.append({'impl': 'numpy (hand-written)', 'ms': 1e3 * t_np})
     t_up = per_iteration(chainer_updater_factory(X), args.iters)
     rows.append({'impl': 'dec_chainer: Chainer StandardUpdater', 'ms': 1e3 * t_up})
+    t_co = per_iteration(chainer_updater_factory(
+        X, optimizer=chainer.optimizers.MomentumSGD), args.iters)
+    rows.append({'impl': "dec_chainer: StandardUpdater, Chainer's MomentumSGD", 'ms': 1e3 * t_co})
     t_tc = per_iteration(chainer_updater_factory(X, type_check=False), args.iters)
     rows.append({'impl': 'dec_chainer: StandardUpdater, type_check off', 'ms': 1e3 * t_tc})
     t_tr = chainer_trainer_per_iteration(X, args.iters)
@@ -329,7 +340,7 @@ def main(argv=None):
         print('profile: {}'.format(prof_path))
     prov = provenance(['python', 'scripts/bench_train.py'] + sys.argv[1:])
     if not args.no_stages:
-        write_stages(stage_rows(args.iters), args.out, prov)
+        write_stages(stage_rows(args.iters), args.out, prov, args.iters)
     _files.write_json(os.path.join(args.out, 'bench_train.json'), {
         'rows': rows, 'baseline': base_name, 'dims': DIMS, 'batch': BATCH,
         'iters': args.iters, 'provenance': prov})
@@ -339,21 +350,25 @@ def main(argv=None):
     return 0
 
 
-def write_stages(rows, out, prov):
+def write_stages(rows, out, prov, iters):
     proj = projection(rows)
-    table = format_table(rows, [('stage', 'stage (paper dropout placement)'),
-                                ('ms', 'ms / iteration', '{:.2f}'),
-                                ('floor_ms', 'GEMM floor (ms)', '{:.2f}'),
-                                ('x_floor', 'x floor', '{:.2f}')])
+    table = format_table(rows, [('stage', 'stage'), ('floor_ms', 'GEMM floor (ms)', '{:.2f}'),
+                                ('paper_ms', 'paper: ms / it', '{:.2f}'),
+                                ('paper_x_floor', 'x floor', '{:.2f}'),
+                                ('article_ms', 'article: ms / it', '{:.2f}'),
+                                ('article_x_floor', 'x floor', '{:.2f}')])
     lines = ['{}: {} iterations per stage -> pretraining {:.1f} min (GEMM floor {:.1f} min)'
              .format(p, '/'.join(map(str, v['iterations'])), v['minutes'],
                      v['floor_minutes']) for p, v in proj.items()]
-    lines.append('(both schedules timed with the paper\'s dropout placement; the article '
-                 'also drops raw pixels, slightly more mask work in layer 1)')
+    lines.append('(each stage trained as the preset trains it: the paper drops the inputs of '
+                 'pairs 2-4 and the codes of pairs 1-3, the article every input and code; '
+                 'half-sum vs mean MSE; fine-tuning without dropout in both; each time the '
+                 'fastest of 3 runs of {} iterations)'.format(iters))
     print(table)
     print('\n'.join(lines))
     _files.write_json(os.path.join(out, 'bench_train_stages.json'), {
-        'rows': rows, 'projection': proj, 'batch': BATCH, 'provenance': prov})
+        'rows': rows, 'projection': proj, 'batch': BATCH, 'iters': iters, 'repeats': 3,
+        'provenance': prov})
     with _files.atomic_write(os.path.join(out, 'bench_train_stages.md')) as f:
         f.write('# bench_train stages: each pretraining stage against its GEMM floor (batch {})'
                 '\n\n{}\n\n```\n{}\n```\n\n{}\n'.format(

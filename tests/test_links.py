@@ -108,6 +108,19 @@ def test_dec_link_dataset_passes_match_direct_computation():
     numpy.testing.assert_allclose(q_chunked, q, rtol=1e-5, atol=1e-7)
     from dec_chainer import target_distribution
     numpy.testing.assert_allclose(p_chunked, target_distribution(q), rtol=1e-5, atol=1e-7)
+    # a part of the data set with the frequencies of the whole (data-parallel DEC): its
+    # rows of the whole data set's P; with its own frequencies, other rows
+    from dec_chainer.functions import cluster_frequencies
+    f_all = cluster_frequencies(q)
+    p_part, _ = model.target_distribution_dataset(X[:40], batchsize=7,
+                                                  share_frequencies=lambda f: f_all)
+    numpy.testing.assert_allclose(p_part, p_chunked[:40], rtol=1e-5, atol=1e-7)
+    skew = numpy.array([1, 2, 3, 4], numpy.float32)
+    p_skew, _ = model.target_distribution_dataset(X[:40], batchsize=7,
+                                                  share_frequencies=lambda f: f * skew)
+    numpy.testing.assert_allclose(
+        p_skew, target_distribution(q[:40], cluster_frequencies(q[:40]) * skew), rtol=1e-5)
+    assert numpy.abs(p_skew - p_chunked[:40]).max() > 0.05
     labels = model.predict(X, batchsize=10)
     assert labels.dtype == numpy.int64
     numpy.testing.assert_array_equal(labels, q.argmax(axis=1))

@@ -5,6 +5,7 @@ import numpy
 import chainer
 from chainer import backend
 
+from dec_chainer.functions import cluster_frequencies
 from dec_chainer.functions import dec_kl_divergence
 from dec_chainer.functions import soft_assignment
 from dec_chainer.functions import target_distribution
@@ -48,10 +49,16 @@ def soft_assignment_in_batches(encode, X, centroids, alpha=1.0, kernel='squared'
 
 
 def target_distribution_in_batches(encode, X, centroids, alpha=1.0, kernel='squared',
-                                   batchsize=2048, device=None):
-    """``(p, q)`` over the whole data set (``f_j`` sums over all rows), in batches."""
+                                   batchsize=2048, device=None, share_frequencies=None):
+    """``(p, q)`` over the whole data set (``f_j`` sums over all rows), in batches.
+
+    ``share_frequencies``: a function from this data's ``f_j`` to those of the whole data
+    set when ``X`` is one part of it (data-parallel DEC: an all-reduce over the processes).
+    """
     q = soft_assignment_in_batches(encode, X, centroids, alpha, kernel, batchsize, device)
-    return target_distribution(q), q
+    if share_frequencies is None:
+        return target_distribution(q), q
+    return target_distribution(q, share_frequencies(cluster_frequencies(q))), q
 
 
 class DeepEmbeddedClustering(chainer.Chain):
@@ -119,10 +126,12 @@ class DeepEmbeddedClustering(chainer.Chain):
         return soft_assignment_batches(self.embed, X, self.centroids, self.alpha,
                                        self.kernel, batchsize, self.device)
 
-    def target_distribution_dataset(self, X, batchsize=1024):
-        """``(p, q)`` over all rows of ``X``: ``f_j`` sums over the whole data set."""
+    def target_distribution_dataset(self, X, batchsize=1024, share_frequencies=None):
+        """``(p, q)`` over all rows of ``X``: ``f_j`` sums over the whole data set (see
+        :func:`target_distribution_in_batches` for ``share_frequencies``)."""
         return target_distribution_in_batches(self.embed, X, self.centroids, self.alpha,
-                                              self.kernel, batchsize, self.device)
+                                              self.kernel, batchsize, self.device,
+                                              share_frequencies)
 
     def predict(self, X, batchsize=1024):
         """Hard cluster labels (argmax of ``q``) as a NumPy int64 array (memory: the labels

@@ -11,6 +11,7 @@ from chainer.training import extension, extensions
 
 from dec_chainer import _files, distributed
 from dec_chainer.links.dec import iterate_batches
+from dec_chainer.training.optimizers import MomentumSGD
 from dec_chainer.training.extensions import (LinearRamp, RandomStateKeeper, SnapshotTrigger,
                                              StepDecay, StopOnDivergence, set_bias_lr_mult)
 
@@ -121,7 +122,7 @@ def make_trainer(target, dataset, *, batchsize, stop_trigger, lr, momentum, out,
                  log_interval=1000,
                  progress=True, progress_interval=50, print_keys=(), random_states=(),
                  phase='training', divergence_hint='', comm=None, scratch=None):
-    """A MomentumSGD ``Trainer`` for ``target`` (a loss link) over ``dataset``.
+    """A MomentumSGD (:mod:`~dec_chainer.training.optimizers`: BLAS on the CPU) ``Trainer`` for ``target`` (a loss link) over ``dataset``.
 
     Extensions: lr x ``lr_gamma`` every ``lr_step`` iterations, an optional momentum ramp,
     bias lr multiplier, LogReport (with the lr), snapshots every ``snapshot_interval``
@@ -149,7 +150,7 @@ def make_trainer(target, dataset, *, batchsize, stop_trigger, lr, momentum, out,
                else FileShuffleOrderSampler(order_rng, scratch, 'order-' + '-'.join(
                    os.path.normpath(out).split(os.sep)[-2:])))  # e.g. order-pretrain-layer1
     iterator = BatchIterator(dataset, batchsize, repeat=True, order_sampler=sampler)
-    optimizer = chainer.optimizers.MomentumSGD(lr=lr, momentum=momentum)
+    optimizer = MomentumSGD(lr=lr, momentum=momentum)
     if comm is not None:
         import chainermn
         distributed.bcast_params(comm, target)
@@ -241,24 +242,28 @@ def run_resumable(trainer, log=None, comm=None):
     return trainer
 
 
-def apply_in_batches(fn, X, batchsize, device, out=None, rows=None):
+def apply_in_batches(fn, X, batchsize, device, out=None, rows=None, then=None):
     """``fn`` (a link method) over the rows of ``X`` in test mode, gathered as NumPy (into
     ``out``, e.g. a memory-mapped file, when given); with ``rows`` (indices), over those
-    rows only, read a batch at a time."""
+    rows only, read a batch at a time. ``then`` (a function of a batch's NumPy result, e.g.
+    the nearest centroid of each code) is applied to each batch before it is gathered."""
     cpu = chainer.backend.CpuDevice()
+
+    def batch(x):
+        y = cpu.send(fn(x).array)
+        return y if then is None else then(y)
+
     if rows is not None:
-        parts = [cpu.send(fn(x).array)
-                 for start in range(0, len(rows), batchsize)
+        parts = [batch(x) for start in range(0, len(rows), batchsize)
                  for x in iterate_batches(X[rows[start:start + batchsize]], batchsize, device)]
         if not parts:  # none of these rows here: (0, width)
-            parts = [cpu.send(fn(x).array)[:0] for x in iterate_batches(X[:1], 1, device)]
+            parts = [batch(x)[:0] for x in iterate_batches(X[:1], 1, device)]
         return numpy.concatenate(parts)
     if out is None:
-        return numpy.concatenate([cpu.send(fn(x).array)
-                                  for x in iterate_batches(X, batchsize, device)])
+        return numpy.concatenate([batch(x) for x in iterate_batches(X, batchsize, device)])
     start = 0
     for x in iterate_batches(X, batchsize, device):
-        y = cpu.send(fn(x).array)
+        y = batch(x)
         out[start:start + len(y)] = y
         start += len(y)
     return out

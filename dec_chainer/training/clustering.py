@@ -76,7 +76,7 @@ def train_dec(model, X, config, out, device, seed=0, y=None, initial_labels=None
                         'dec_lr=...).'.format(config.dec_lr), comm=comm, scratch=scratch)
     trainer.extend(refresh, trigger=(config.update_interval, 'iteration'))
     trainer.extend(ReportConvergence(stop), trigger=(check_interval, 'iteration'))
-    if distributed.all_agree(comm, y is not None):
+    if distributed.bcast(comm, y is not None):
         trainer.extend(ClusteringMetrics(refresh, y),
                        trigger=(config.update_interval, 'iteration'))
     model.loss_weight = weight

@@ -117,7 +117,7 @@ def pretrain_autoencoder(sdae, X, config, out, device, seed=0, progress=True, lo
         for k, pair in enumerate(sdae):
             name = 'layer{}'.format(k + 1)
             path = os.path.join(out, name + '.npz')
-            if distributed.all_agree(comm, os.path.exists(path)):
+            if distributed.bcast(comm, os.path.exists(path)):
                 load(path, name, pair)
             else:
                 log('[pretrain] {}: {} -> {} -> {}, {} iterations'.format(
@@ -142,7 +142,7 @@ def pretrain_autoencoder(sdae, X, config, out, device, seed=0, progress=True, lo
                                         out=codes)
     if config.finetune_iters:
         path = os.path.join(out, 'finetune.npz')
-        if distributed.all_agree(comm, os.path.exists(path)):
+        if distributed.bcast(comm, os.path.exists(path)):
             load(path, 'finetune', sdae)
         else:
             log('[pretrain] finetune: end to end {}, {} iterations'.format(

@@ -74,13 +74,10 @@ class RefreshTargetDistribution(extension.Extension):
 
     def refresh(self):
         cpu = backend.CpuDevice()
-        if self.scratch is None:  # q of all rows at once
-            q = self.model.soft_assignment_dataset(self.X, self.batchsize)
-            if self.comm is None:
-                p = target_distribution(q)
-            else:  # f_j of every rank's rows
-                p = target_distribution(q, distributed.allreduce_sum(self.comm,
-                                                                     cluster_frequencies(q)))
+        if self.scratch is None:  # q of all rows at once; f_j of every rank's rows
+            p, q = self.model.target_distribution_dataset(
+                self.X, self.batchsize, None if self.comm is None else
+                lambda f: distributed.allreduce_sum(self.comm, f))
             self.p[...] = cpu.send(p)
             labels = cpu.send(q.argmax(axis=1)).astype(numpy.int64)
         else:  # a batch at a time: q into p's rows, f_j summed (float64), then P in place
