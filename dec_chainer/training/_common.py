@@ -122,7 +122,9 @@ def make_trainer(target, dataset, *, batchsize, stop_trigger, lr, momentum, out,
                  log_interval=1000,
                  progress=True, progress_interval=50, print_keys=(), random_states=(),
                  phase='training', divergence_hint='', comm=None, scratch=None):
-    """A MomentumSGD (:mod:`~dec_chainer.training.optimizers`: BLAS on the CPU) ``Trainer`` for ``target`` (a loss link) over ``dataset``.
+    """A MomentumSGD ``Trainer`` for ``target`` (a loss link) over ``dataset`` (the
+    optimizer of :mod:`~dec_chainer.training.optimizers`: Chainer's, updating CPU arrays in
+    BLAS).
 
     Extensions: lr x ``lr_gamma`` every ``lr_step`` iterations, an optional momentum ramp,
     bias lr multiplier, LogReport (with the lr), snapshots every ``snapshot_interval``
