@@ -135,13 +135,50 @@ def allgather(comm, obj):
     return comm.mpi_comm.allgather(obj)
 
 
-def gather_rows(comm, x):
+#: Largest MPI message of :func:`gather_rows`, in bytes (a chunk of whole rows; MPI counts
+#: are 32-bit integers).
+GATHER_CHUNK_BYTES = 1 << 26
+_GATHER_TAG = 7301
+
+
+def _row_chunks(a):
+    rows = max(1, GATHER_CHUNK_BYTES // max(1, a[:1].nbytes))
+    return [a[start:start + rows] for start in range(0, len(a), rows)]
+
+
+def gather_rows(comm, x, out=None):
     """The row-wise concatenation of every rank's NumPy array ``x`` (in rank order) at rank
-    0; None on the other ranks."""
+    0; None on the other ranks.
+
+    The rows travel as raw buffers, a chunk at a time, straight into their place in the
+    result (no pickled copies): rank 0 needs no memory beyond the result, which is ``out``
+    when given (rank 0: an array of every rank's rows, e.g. a memory-mapped file) or a new
+    array. One process: ``x`` (copied into ``out`` when given).
+    """
     if comm is None:
-        return x
-    parts = comm.gather_obj(numpy.ascontiguousarray(x))
-    return numpy.concatenate(parts) if comm.rank == 0 else None
+        if out is None:
+            return x
+        out[...] = x
+        return out
+    x = numpy.ascontiguousarray(x)
+    counts = comm.mpi_comm.gather(len(x), root=0)
+    if comm.rank != 0:
+        for part in _row_chunks(x):
+            comm.mpi_comm.Send(part, dest=0, tag=_GATHER_TAG)
+        return None
+    shape = (sum(counts),) + x.shape[1:]
+    if out is None:
+        out = numpy.empty(shape, x.dtype)
+    elif out.shape != shape or out.dtype != x.dtype or not out.flags.c_contiguous:
+        raise ValueError('out must be a C-contiguous {} array of shape {}; got {} {}'.format(
+            x.dtype, shape, out.dtype, out.shape))
+    out[:counts[0]] = x
+    start = counts[0]
+    for rank, n in enumerate(counts[1:], 1):
+        for part in _row_chunks(out[start:start + n]):
+            comm.mpi_comm.Recv(part, source=rank, tag=_GATHER_TAG)
+        start += n
+    return out
 
 
 def bcast_params(comm, link):

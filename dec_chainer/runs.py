@@ -397,7 +397,9 @@ def _run(X, y, n_clusters, config, out, device, seed, progress, log, stop_after,
                 sdae.encode, X_cl, config.eval_batchsize, device,
                 out=_files.new_array(scratch, 'kmeans_labels', (len(X_cl),), numpy.int64),
                 then=lambda z: nearest_centroid(z, centroids))
-            km_labels = distributed.gather_rows(comm, km_local)
+            km_labels = distributed.gather_rows(  # on disk at rank 0 too
+                comm, km_local, None if not root or comm is None else _files.new_array(
+                    scratch, 'kmeans_labels_all', (n_cl,), numpy.int64))
         if root:
             _files.savez(kmeans_path, centroids=centroids, labels=km_labels,
                          seconds=time.time() - t0)

@@ -87,6 +87,23 @@ def check(comm, out):
             label_changes=changes,
             label_change_expected=float(numpy.mean(numpy.arange(len(X)) % 3 == 0)))
 
+    # rows gathered as raw buffers: uneven shares, several chunks per rank, into a file
+    distributed.GATHER_CHUNK_BYTES, chunk = 40, distributed.GATHER_CHUNK_BYTES
+    mine = numpy.arange(7 * (comm.rank + 2), dtype=numpy.float64).reshape(-1, 7) + comm.rank
+    path = os.path.join(out, 'gathered.npy')
+    into = numpy.lib.format.open_memmap(path, mode='w+', dtype=numpy.float64, shape=(
+        sum(r + 2 for r in range(comm.size)), 7)) if comm.rank == 0 else None
+    gathered = distributed.gather_rows(comm, mine, into)
+    distributed.GATHER_CHUNK_BYTES = chunk
+    if comm.rank == 0:
+        expected = numpy.concatenate([numpy.arange(7 * (r + 2), dtype=numpy.float64)
+                                      .reshape(-1, 7) + r for r in range(comm.size)])
+        gathered.flush()
+        result['gathered_into_file'] = bool(
+            gathered is into and numpy.array_equal(numpy.load(path), expected))
+    else:
+        result['gathered_into_file'] = gathered is None
+
     # one DEC step and one autoencoder step: every rank's parameters equal one process's
     p_all = distributed.gather_rows(comm, p_local)
     p_all = distributed.bcast(comm, p_all)

@@ -63,7 +63,8 @@ EXACT = ['hidden_dims=[32,32,64,10]', 'init=normal', 'init_scale=0.1', 'lr=0.1',
 
 def test_p_gradients_and_stop_decisions_are_global(tmp_path):
     """Each rank's rows of P are those one process computes from all rows (with each rank's
-    own f_j they would be off by 2e-2 here: the shards hold different digits); the label
+    own f_j they would be off by 2e-2 here: the shards hold different digits); rows of
+    every rank gathered at rank 0 as raw buffers, in chunks, into a file; the label
     change every rank sees is the fraction over all rows; one full-batch step of DEC and
     of the autoencoder leaves every rank with one process's parameters."""
     r = mpiexec(2, [sys.executable, os.path.join(HERE, 'mpi_worker.py'), 'check',
@@ -75,6 +76,7 @@ def test_p_gradients_and_stop_decisions_are_global(tmp_path):
     assert res['p_max_diff'] < 1e-6 * res['p_spread'] * 10
     assert res['p_local_f_max_diff'] > 1e-3  # the check above can tell local f_j apart
     assert res['labels_equal']
+    assert res['gathered_into_file']  # uneven shares, 40-byte messages, into a memmap
     assert res['label_changes'] == [res['label_change_expected']] * 2
     assert res['dec_max_diff'] < 1e-5 * res['dec_step']
     assert res['ae_max_diff'] < 1e-4 * res['ae_step']
