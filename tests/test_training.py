@@ -39,7 +39,7 @@ def pretrain_trainer(sdae, X, out, n_iter, dropout_seed=None, **kw):
     random_states = []
     if dropout_seed is not None:
         target = sdae[0]
-        target.rng = stage_random_state(dropout_seed, 1)
+        target.rng = stage_random_state(dropout_seed, 1, generator=True)  # as pretraining
         random_states = [target.rng]
     loss = ReconstructionLoss(target, 'mse')
     args = dict(batchsize=32, stop_trigger=(n_iter, 'iteration'), lr=0.5, momentum=0.9,
@@ -154,6 +154,43 @@ def test_dropout_draws_from_the_pair_stream_only():
     assert abs((h == 0).mean() - 0.2) < 0.01           # 25,600 units, sd 0.0025
     with chainer.using_config('train', False):
         numpy.testing.assert_array_equal(pair._dropout(x).array, x)
+
+
+def test_dropout_from_a_generator_reads_four_masks_per_64_bit_draw():
+    """The pipeline's dropout streams (PCG64 Generators): each raw 64-bit output is four
+    16-bit integers, compared with round(0.2 * 2**16); the global state is left alone."""
+    pair = small_sdae(placement='article')[0]
+    x = numpy.random.RandomState(0).rand(401, 64).astype(numpy.float32) + 0.5  # n % 4 != 0
+    pair.rng = stage_random_state(3, 1, generator=True)
+    assert isinstance(pair.rng, numpy.random.Generator)
+    before = numpy.random.get_state()
+    h = pair._dropout(x).array
+    after = numpy.random.get_state()
+    assert before[2] == after[2] and numpy.array_equal(before[1], after[1])
+    raw = stage_random_state(3, 1, generator=True).bit_generator.random_raw(
+        (x.size + 3) // 4)
+    draws = numpy.stack([(raw >> (16 * i)) & 0xFFFF for i in range(4)], axis=1).ravel()
+    expected = numpy.where(draws[:x.size].reshape(x.shape) >= 13107,
+                           x * numpy.float32(1.25), 0)
+    numpy.testing.assert_array_equal(h, expected)
+    assert abs((h == 0).mean() - 0.2) < 0.01  # 25,664 units, sd 0.0025
+    # the next mask continues the stream: not the same as the first
+    assert not numpy.array_equal(pair._dropout(x).array == 0, h == 0)
+    big = numpy.ones((1000, 1000), numpy.float32)
+    assert abs((pair._dropout(big).array == 0).mean() - 0.2) < 0.002  # sd 0.0004
+
+
+def test_random_state_keeper_restores_generators_and_random_states(tmp_path):
+    from dec_chainer.training.extensions import RandomStateKeeper
+    gen, legacy = numpy.random.Generator(numpy.random.PCG64(9)), numpy.random.RandomState(9)
+    gen.bit_generator.random_raw(5), legacy.randint(10, size=3)
+    path = str(tmp_path / 'rs.npz')
+    chainer.serializers.save_npz(path, RandomStateKeeper([legacy, gen]))
+    want = gen.bit_generator.random_raw(4), legacy.randint(1 << 30, size=4)
+    gen2, legacy2 = numpy.random.Generator(numpy.random.PCG64(1)), numpy.random.RandomState(1)
+    chainer.serializers.load_npz(path, RandomStateKeeper([legacy2, gen2]))
+    got = gen2.bit_generator.random_raw(4), legacy2.randint(1 << 30, size=4)
+    assert all(numpy.array_equal(a, b) for a, b in zip(want, got))
 
 
 def test_dropout_gradient_uses_the_same_mask():

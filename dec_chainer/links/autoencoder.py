@@ -35,19 +35,29 @@ def make_initializer(init='normal', init_scale=0.01, rng=None):
 #: below ``round(ratio * 2**16)`` (ratio 0.2: 0.199997). Drawing 16-bit integers is 3x
 #: faster than NumPy's float64 ``rand`` (what ``F.dropout`` draws), which matters for
 #: layer-wise pretraining: a 256 x 2000 code needs half a million draws per iteration.
+#: From a ``numpy.random.Generator`` (the pipeline's dropout streams, PCG64) each 64-bit
+#: output gives four of them: 0.29 ms for half a million against 0.73 ms from MT19937's
+#: ``randint``.
 MASK_BITS = 16
 
 
 def dropout_mask(rng, shape, dtype, ratio):
     """``F.dropout``'s ``mask`` (0 or ``1 / (1 - ratio)``) drawn from ``rng``.
 
-    ``rng``: a ``numpy.random.RandomState`` (16-bit integers, see :data:`MASK_BITS`) or a
-    ``cupy.random.RandomState`` (float32 uniforms on the GPU, as ``F.dropout`` draws).
+    ``rng``: a ``numpy.random.Generator`` (its bit generator's raw 64-bit outputs, read as
+    16-bit integers, see :data:`MASK_BITS`), a ``numpy.random.RandomState`` (16-bit
+    integers from ``randint``) or a ``cupy.random.RandomState`` (float32 uniforms on the
+    GPU, as ``F.dropout`` draws).
     """
     dtype = numpy.dtype(dtype)
     scale = dtype.type(1.0 / (1.0 - ratio))
-    if isinstance(rng, numpy.random.RandomState):
-        threshold = numpy.uint16(round(ratio * 2 ** MASK_BITS))
+    threshold = numpy.uint16(round(ratio * 2 ** MASK_BITS))
+    if isinstance(rng, numpy.random.Generator):
+        n = int(numpy.prod(shape))
+        words = rng.bit_generator.random_raw((n + 3) // 4)  # uint64, 4 x 16 bits each
+        bits = words.astype('<u8', copy=False).view('<u2')[:n].reshape(shape)
+        keep = bits >= threshold
+    elif isinstance(rng, numpy.random.RandomState):
         keep = rng.randint(0, 2 ** MASK_BITS, size=shape, dtype=numpy.uint16) >= threshold
     else:
         keep = rng.rand(*shape, dtype=numpy.float32) >= ratio
@@ -70,9 +80,10 @@ class DenoisingAutoEncoder(chainer.Chain):
         dropout (float): dropout ratio.
         input_dropout (bool), hidden_dropout (bool): where dropout applies.
         initialW: initializer of both weight matrices (default N(0, 0.01)); biases are 0.
-        rng: the random state dropout masks are drawn from (a ``numpy.random.RandomState``
-            on the CPU, a ``cupy.random.RandomState`` on the GPU); also settable later as
-            ``self.rng``. None: Chainer's ``F.dropout`` and its global random state.
+        rng: the random state dropout masks are drawn from (a ``numpy.random.Generator``
+            or ``RandomState`` on the CPU, a ``cupy.random.RandomState`` on the GPU; see
+            :func:`dropout_mask`); also settable later as ``self.rng``. None: Chainer's
+            ``F.dropout`` and its global random state.
     """
 
     def __init__(self, n_in, n_out, encoder_activation=True, decoder_activation=True,

@@ -38,16 +38,21 @@ def stage_seed(seed, stage):
     return int(numpy.random.SeedSequence([seed, stage]).generate_state(1)[0])
 
 
-def stage_random_state(seed, stage, device=None, comm=None):
+def stage_random_state(seed, stage, device=None, comm=None, generator=False):
     """The random state of ``stage`` (see :func:`stage_seed`) on ``device`` (under MPI,
     this rank's: :func:`~dec_chainer.distributed.rank_seed`).
 
-    NumPy's ``RandomState`` on the CPU (its state goes into snapshots, so a resumed run
-    draws what an uninterrupted one does); CuPy's on a GPU (drawn on the device; its state
-    cannot be saved, so a resumed GPU run draws fresh dropout masks from there on).
+    NumPy's ``RandomState`` on the CPU, or with ``generator`` a ``numpy.random.Generator``
+    on PCG64 (the dropout streams: masks are drawn from its raw outputs, see
+    :func:`~dec_chainer.links.autoencoder.dropout_mask`); either state goes into snapshots,
+    so a resumed run draws what an uninterrupted one does. CuPy's on a GPU (drawn on the
+    device; its state cannot be saved, so a resumed GPU run draws fresh dropout masks from
+    there on).
     """
     s = distributed.rank_seed(stage_seed(seed, stage), comm) % (2 ** 32)
     if device is None or chainer.get_device(device).xp is numpy:
+        if generator:
+            return numpy.random.Generator(numpy.random.PCG64(s))
         return numpy.random.RandomState(s)
     with chainer.get_device(device):
         return chainer.get_device(device).xp.random.RandomState(s)
@@ -183,7 +188,8 @@ def make_trainer(target, dataset, *, batchsize, stop_trigger, lr, momentum, out,
     trainer.extend(StopOnDivergence(phase, divergence_hint,
                                     snapshot_trigger=snapshot_trigger))
     trainer.extend(RandomStateKeeper([order_rng] + [
-        rs for rs in random_states if isinstance(rs, numpy.random.RandomState)]))
+        rs for rs in random_states
+        if isinstance(rs, (numpy.random.RandomState, numpy.random.Generator))]))
     # under MPI the two newest: a rank killed while writing one still shares the one before
     trainer.extend(extensions.snapshot(filename=SNAPSHOT_PREFIX + '{.updater.iteration}',
                                        n_retains=1 if comm is None else 2),

@@ -123,7 +123,7 @@ def pretrain_autoencoder(sdae, X, config, out, device, seed=0, progress=True, lo
                 log('[pretrain] {}: {} -> {} -> {}, {} iterations'.format(
                     name, pair.encoder.in_size, pair.encoder.out_size,
                     pair.encoder.in_size, config.layerwise_iters))
-                pair.rng = stage_random_state(seed, k + 1, device, comm)
+                pair.rng = stage_random_state(seed, k + 1, device, comm, generator=True)
                 try:
                     trainer = _train_stage(pair, data, config, config.layerwise_iters,
                                            os.path.join(out, name), device,
