@@ -437,7 +437,7 @@ def write_figures(out, work, z, centroids, labels, seed, printed_log=None, n_poi
     written = {}
     pts, cents, idx = tsne_with_centroids(z, centroids, n_points, seed)
     ax = vis_embedding(pts, y[idx], cents, color_label='true label',
-                       title='original repository: t-SNE of {} points, centroids as '
+                       title='original repository: t-SNE of {} points,\ncentroids as '
                              'triangles'.format(len(idx)))
     written['tsne'] = save(ax, os.path.join(out, 'tsne.png'))
 
@@ -497,8 +497,12 @@ def carry_over_phases(report, path):
         return
     for phase in carried:
         report['seconds'][phase] = earlier['seconds'][phase]
-    report['earlier'] = {'phases': carried, 'provenance': earlier.get('provenance'),
-                         'seconds': earlier['seconds'], 'metrics': earlier.get('metrics')}
+    source = earlier.get('earlier')
+    if source and set(carried) <= set(source.get('phases', ())):
+        report['earlier'] = source  # those phases were carried over already: their origin
+    else:
+        report['earlier'] = {'phases': carried, 'provenance': earlier.get('provenance'),
+                             'seconds': earlier['seconds'], 'metrics': earlier.get('metrics')}
 
 
 def main(argv=None):

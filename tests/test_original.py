@@ -126,6 +126,11 @@ def test_an_invocation_that_reruns_no_phase_keeps_the_earlier_times(tmp_path):
                                  'figures': 9.0}
     assert report['earlier']['phases'] == ['pretrain', 'dec']
     assert report['earlier']['provenance'] == {'git_commit': 'abc'}
+    path.write_text(json.dumps(report))  # a third invocation: the phases' origin stays
+    third = {'seconds': {'scoring': 20.5}}
+    run_original.carry_over_phases(third, str(path))
+    assert third['earlier']['provenance'] == {'git_commit': 'abc'}
+    assert third['seconds']['pretrain'] == 5000.0
     rerun = {'seconds': {'pretrain': 10.0, 'dec': 2.0, 'scoring': 1.0}}
     run_original.carry_over_phases(rerun, str(path))  # it ran them itself: its own times
     assert rerun['seconds']['pretrain'] == 10.0 and 'earlier' not in rerun
