@@ -58,10 +58,17 @@ def read_json(path):
         return json.load(f)
 
 
+def save_npz_uncompressed(file, obj):
+    """``chainer.serializers.save_npz`` without deflate: it would shrink a fine-tuning
+    snapshot of trained float32 weights (27 MB, one every 2,000 iterations) by 8 % in 0.8 s,
+    where storing it takes 0.01 s."""
+    serializers.save_npz(file, obj, compression=False)
+
+
 def save_npz(path, obj):
-    """``chainer.serializers.save_npz``, atomically."""
+    """:func:`save_npz_uncompressed`, atomically."""
     with atomic_write(path, 'wb') as f:
-        serializers.save_npz(f, obj)
+        save_npz_uncompressed(f, obj)
 
 
 def savez(path, **arrays):

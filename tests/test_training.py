@@ -1,6 +1,7 @@
 """Training phases: schedules, bias lr, convergence, exact resume, reproducibility."""
 
 import os
+import zipfile
 
 import numpy
 import pytest
@@ -123,6 +124,8 @@ def test_pretraining_resume_is_exact(tmp_path, digits):
     part = small_sdae(placement='article')
     run_resumable(pretrain_trainer(part, X, tmp_path / 'part', 20, dropout_seed=11))
     assert latest_snapshot(str(tmp_path / 'part')).endswith('snapshot_iter_20')
+    with zipfile.ZipFile(latest_snapshot(str(tmp_path / 'part'))) as z:  # stored, not deflated
+        assert {i.compress_type for i in z.infolist()} == {zipfile.ZIP_STORED}
     changed = params_of(part)
     assert not all(numpy.array_equal(changed[k], v) for k, v in params_of(whole).items())
     fresh = small_sdae(placement='article')  # a new process after the kill

@@ -192,6 +192,7 @@ def make_trainer(target, dataset, *, batchsize, stop_trigger, lr, momentum, out,
         if isinstance(rs, (numpy.random.RandomState, numpy.random.Generator))]))
     # under MPI the two newest: a rank killed while writing one still shares the one before
     trainer.extend(extensions.snapshot(filename=SNAPSHOT_PREFIX + '{.updater.iteration}',
+                                       savefun=_files.save_npz_uncompressed,
                                        n_retains=1 if comm is None else 2),
                    trigger=snapshot_trigger)
     if not distributed.is_root(comm):
