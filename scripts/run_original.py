@@ -264,7 +264,8 @@ def _train_data():
 def score_original(seed, n_clusters=10):
     """Score the original's saved models in the current directory with our metrics.
 
-    Returns ``{'ae_kmeans': {...}, 'dec': {...}}`` (and the DEC labels); the AE+k-means
+    Returns ``{'ae_kmeans': {...}, 'dec': {...}}`` (and the DEC labels, the final embedding
+    and centroids, and ``y``: the true labels it scored against); the AE+k-means
     labels are those its main.py starts from: KMeans(n_clusters, n_init=20,
     random_state=seed) on the embedding of the 60,000 training digits.
     """
@@ -273,7 +274,7 @@ def score_original(seed, n_clusters=10):
     from stacked_denoising_autoencoder import StackedDenoisingAutoEncoder
     from dec_chainer.evaluations import eval_clustering
     x, y = _train_data()
-    scores = {}
+    scores = {'y': y}
     sdae = StackedDenoisingAutoEncoder(x.shape[1])
     chainer.serializers.load_npz('StackedDenoisingAutoEncoder-seed{}.model'.format(seed), sdae)
     model = DeepEmbeddedClustering(list(sdae.children()))
@@ -361,7 +362,7 @@ def run_original(original, work, seed=0, scale=1.0, gpu=-1, n_clusters=10, stop_
         sys.path.remove(original)
     if checkout_digest(original) != digest:
         raise RuntimeError('the checkout in {} changed during the run'.format(original))
-    labels = scores.pop('labels', None)
+    labels, truth = scores.pop('labels', None), scores.pop('y')
     embedding = {k: scores.pop(k) for k in ('z', 'centroids') if k in scores}
     if labels is not None:
         numpy.save(os.path.join(work, 'labels.npy'), labels)
@@ -374,7 +375,7 @@ def run_original(original, work, seed=0, scale=1.0, gpu=-1, n_clusters=10, stop_
         t0 = time.time()
         report['figures'] = write_figures(
             figures, work, embedding['z'], embedding['centroids'], labels, seed,
-            printed_log=printed_log)
+            printed_log=printed_log, y=truth)
         seconds['figures'] = round(time.time() - t0, 2)
     return report
 
@@ -420,20 +421,23 @@ def parse_printed_log(text):
     return stages, dec
 
 
-def write_figures(out, work, z, centroids, labels, seed, printed_log=None, n_points=500):
+def write_figures(out, work, z, centroids, labels, seed, printed_log=None, n_points=500,
+                  y=None):
     """The figures of our runs, for the original's run: PNG files under ``out``.
 
     ``tsne.png``: t-SNE of ``n_points`` random digits of its final embedding ``z`` with its
     centroids embedded together with them (its own figure draws them at the places of the
     last points); ``curves.png``: its pretraining losses and its DEC loop (summed KL,
     labels changed); ``confusion.png``; ``its_tsne.png``: its own last figure, shrunk.
-    ``printed_log``: its printed output (default: its phase logs in ``work``).
+    ``printed_log``: its printed output (default: its phase logs in ``work``). ``y``: the
+    true labels of the 60,000 training digits (default: loaded again).
     """
     from dec_chainer.visualizations import (tsne_with_centroids, vis_confusion,
                                             vis_embedding, vis_loss_curves)
     from dec_chainer.visualizations._mpl import pyplot, save
     os.makedirs(out, exist_ok=True)
-    _, y = _train_data()
+    if y is None:
+        _, y = _train_data()
     written = {}
     pts, cents, idx = tsne_with_centroids(z, centroids, n_points, seed)
     ax = vis_embedding(pts, y[idx], cents, color_label='true label',
