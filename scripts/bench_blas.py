@@ -1,0 +1,133 @@
+#!/usr/bin/env python
+"""OpenBLAS's kernels on this CPU: each training stage's matrix products (the GEMM floor of
+``bench_train_stages``) under each ``OPENBLAS_CORETYPE``, interleaved.
+
+    .venv/bin/python scripts/bench_blas.py [--rounds 3] [--seconds 3] [--kernels Haswell Zen]
+
+OpenBLAS picks its kernel when it loads, so each kernel runs in a fresh process; every
+round runs all of them one after the other, each round starting at the next kernel, so a
+drift of the machine's speed reaches them alike. Each process times ``--seconds`` one-second windows per stage. Reported: each stage's
+median window per kernel over all rounds, the ``paper`` schedule's pretraining time at that
+floor, and its ratio against the machine's own choice (``default``) measured in the same
+round (the median of the rounds' ratios: the machine's speed drifts between rounds, and
+each round's kernels ran minutes apart at most). For information only: the library never
+sets the kernel, nor do the tests or CI.
+
+Results go to --out (default results/bench) as JSON and Markdown.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+
+def child(seconds):
+    """Time every stage's matrix products in this process; print JSON."""
+    import bench_train
+    from dec_chainer.provenance import environment
+    dims = bench_train.DIMS
+    stages = [(k, (dims[k], dims[k + 1], dims[k])) for k in range(len(dims) - 1)]
+    stages.append((len(dims) - 1, tuple(dims) + tuple(reversed(dims[:-1]))))
+    out = {'blas': environment()['blas'], 'stages': []}
+    for _, sizes in stages:
+        step = bench_train.stage_gemm_floor_factory(sizes)
+        for _ in range(3):
+            step()
+        windows = []
+        for _ in range(seconds):
+            t, n = time.perf_counter(), 0
+            while time.perf_counter() - t < 1.0:
+                step()
+                n += 1
+            windows.append(1e3 * (time.perf_counter() - t) / n)
+        out['stages'].append({'sizes': list(sizes), 'ms': windows})
+    print(json.dumps(out))
+
+
+def run_kernel(kernel, seconds):
+    env = dict(os.environ)
+    env.pop('OPENBLAS_CORETYPE', None)
+    if kernel != 'default':
+        env['OPENBLAS_CORETYPE'] = kernel
+    res = subprocess.run([sys.executable, os.path.abspath(__file__), '--child',
+                          '--seconds', str(seconds)], env=env, check=True,
+                         stdout=subprocess.PIPE, universal_newlines=True)
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--rounds', type=int, default=3)
+    ap.add_argument('--seconds', type=int, default=3,
+                    help='one-second windows per stage, kernel and round')
+    ap.add_argument('--kernels', nargs='+', default=['SkylakeX', 'Haswell', 'Zen'],
+                    help="OPENBLAS_CORETYPE values besides the machine's own choice")
+    ap.add_argument('--out', default='results/bench')
+    ap.add_argument('--child', action='store_true', help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child:
+        return child(args.seconds)
+    from dec_chainer import _files
+    from dec_chainer.presets import PAPER
+    from dec_chainer.provenance import provenance
+    from dec_chainer.reporting import format_table, machine_line
+    kernels = ['default'] + [k for k in args.kernels if k != 'default']
+    windows, arch, names = {k: None for k in kernels}, {}, []
+    per_round = {k: [] for k in kernels}  # each round's stage medians
+    for r in range(args.rounds):
+        for k in kernels[r % len(kernels):] + kernels[:r % len(kernels)]:  # rotated
+            res = run_kernel(k, args.seconds)
+            arch[k] = ', '.join(b['architecture'] for b in res['blas'])
+            names = ['-'.join(map(str, s['sizes'])) for s in res['stages']]
+            if windows[k] is None:
+                windows[k] = [[] for _ in res['stages']]
+            for acc, s in zip(windows[k], res['stages']):
+                acc.extend(s['ms'])
+            per_round[k].append([statistics.median(s['ms']) for s in res['stages']])
+            print('round {} {}: {}'.format(r + 1, k, ' '.join(
+                '{:.2f}'.format(statistics.median(s['ms'])) for s in res['stages'])),
+                flush=True)
+    iters = [PAPER.layerwise_iters] * (len(names) - 1) + [PAPER.finetune_iters]
+    minutes = lambda med: sum(m * n for m, n in zip(med, iters)) / 6e4  # noqa: E731
+    rows = []
+    for k in kernels:
+        med = [statistics.median(w) for w in windows[k]]
+        ratios = [minutes(a) / minutes(b) for a, b in zip(per_round[k], per_round['default'])]
+        rows.append(dict({'kernel': k, 'architecture': arch[k], 'minutes': minutes(med),
+                          'ratio': statistics.median(ratios), 'ratio_min': min(ratios),
+                          'ratio_max': max(ratios)},
+                         **{'s{}'.format(i): m for i, m in enumerate(med)}))
+    columns = [('kernel', 'OPENBLAS_CORETYPE'), ('architecture', 'kernel loaded')]
+    columns += [('s{}'.format(i), name + ' (ms)', '{:.2f}') for i, name in enumerate(names)]
+    columns += [('minutes', 'paper floor (min)', '{:.1f}'), ('ratio', 'x default', '{:.3f}'),
+                ('ratio_min', 'min', '{:.3f}'), ('ratio_max', 'max', '{:.3f}')]
+    table = format_table(rows, columns)
+    print(table)
+    prov = provenance(['python', 'scripts/bench_blas.py'] + (argv or sys.argv[1:]))
+    os.makedirs(args.out, exist_ok=True)
+    _files.write_json(os.path.join(args.out, 'bench_blas.json'), {
+        'rows': rows, 'stages': names, 'windows': windows, 'per_round': per_round,
+        'rounds': args.rounds,
+        'seconds': args.seconds, 'provenance': prov})
+    with _files.atomic_write(os.path.join(args.out, 'bench_blas.md')) as f:
+        f.write('# bench_blas: each stage\'s matrix products (batch 256) under OpenBLAS\'s '
+                'kernels\n\n{}\n\n```\n{}\n```\n\n- the median of {} one-second windows per '
+                'stage and kernel ({} rounds, the kernels interleaved, each in a fresh '
+                'process); `paper floor`: the paper schedule\'s pretraining ({} x {:,} + '
+                '{:,} iterations) at those speeds; `x default`: the median over the rounds '
+                'of that floor against the default kernel\'s in the same round (min, max: '
+                'the rounds\' extremes)\n'.format(
+                    machine_line(prov), table, args.rounds * args.seconds, args.rounds,
+                    len(names) - 1, PAPER.layerwise_iters, PAPER.finetune_iters))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
