@@ -6,8 +6,9 @@
 
 OpenBLAS picks its kernel when it loads, so each kernel runs in a fresh process; every
 round runs all of them one after the other, each round starting at the next kernel, so a
-drift of the machine's speed reaches them alike. Each process times ``--seconds`` one-second windows per stage. Reported: each stage's
-median window per kernel over all rounds, the ``paper`` schedule's pretraining time at that
+drift of the machine's speed reaches them alike. Each process times ``--seconds``
+one-second windows per stage. Reported: each stage's median window per kernel over all
+rounds, the ``paper`` schedule's pretraining time at that
 floor, and its ratio against the machine's own choice (``default``) measured in the same
 round (the median of the rounds' ratios: the machine's speed drifts between rounds, and
 each round's kernels ran minutes apart at most). For information only: the library never
@@ -31,11 +32,8 @@ def child(seconds):
     """Time every stage's matrix products in this process; print JSON."""
     import bench_train
     from dec_chainer.provenance import environment
-    dims = bench_train.DIMS
-    stages = [(k, (dims[k], dims[k + 1], dims[k])) for k in range(len(dims) - 1)]
-    stages.append((len(dims) - 1, tuple(dims) + tuple(reversed(dims[:-1]))))
     out = {'blas': environment()['blas'], 'stages': []}
-    for _, sizes in stages:
+    for sizes in bench_train.stage_sizes():
         step = bench_train.stage_gemm_floor_factory(sizes)
         for _ in range(3):
             step()
@@ -79,28 +77,26 @@ def main(argv=None):
     from dec_chainer.provenance import provenance
     from dec_chainer.reporting import format_table, machine_line
     kernels = ['default'] + [k for k in args.kernels if k != 'default']
-    windows, arch, names = {k: None for k in kernels}, {}, []
-    per_round = {k: [] for k in kernels}  # each round's stage medians
+    runs = {k: [] for k in kernels}  # each round's child result
     for r in range(args.rounds):
         for k in kernels[r % len(kernels):] + kernels[:r % len(kernels)]:  # rotated
-            res = run_kernel(k, args.seconds)
-            arch[k] = ', '.join(b['architecture'] for b in res['blas'])
-            names = ['-'.join(map(str, s['sizes'])) for s in res['stages']]
-            if windows[k] is None:
-                windows[k] = [[] for _ in res['stages']]
-            for acc, s in zip(windows[k], res['stages']):
-                acc.extend(s['ms'])
-            per_round[k].append([statistics.median(s['ms']) for s in res['stages']])
-            print('round {} {}: {}'.format(r + 1, k, ' '.join(
-                '{:.2f}'.format(statistics.median(s['ms'])) for s in res['stages'])),
-                flush=True)
+            runs[k].append(run_kernel(k, args.seconds))
+            print('round {} {}: {}'.format(r + 1, k, ' '.join('{:.2f}'.format(
+                statistics.median(s['ms'])) for s in runs[k][-1]['stages'])), flush=True)
+    names = ['-'.join(map(str, s['sizes'])) for s in runs['default'][0]['stages']]
+    # per kernel: each stage's windows over all rounds, and each round's stage medians
+    windows = {k: [sum((res['stages'][i]['ms'] for res in runs[k]), [])
+                   for i in range(len(names))] for k in kernels}
+    per_round = {k: [[statistics.median(s['ms']) for s in res['stages']] for res in runs[k]]
+                 for k in kernels}
     iters = [PAPER.layerwise_iters] * (len(names) - 1) + [PAPER.finetune_iters]
     minutes = lambda med: sum(m * n for m, n in zip(med, iters)) / 6e4  # noqa: E731
     rows = []
     for k in kernels:
         med = [statistics.median(w) for w in windows[k]]
         ratios = [minutes(a) / minutes(b) for a, b in zip(per_round[k], per_round['default'])]
-        rows.append(dict({'kernel': k, 'architecture': arch[k], 'minutes': minutes(med),
+        arch = ', '.join(b['architecture'] for b in runs[k][0]['blas'])
+        rows.append(dict({'kernel': k, 'architecture': arch, 'minutes': minutes(med),
                           'ratio': statistics.median(ratios), 'ratio_min': min(ratios),
                           'ratio_max': max(ratios)},
                          **{'s{}'.format(i): m for i, m in enumerate(med)}))
@@ -114,8 +110,7 @@ def main(argv=None):
     os.makedirs(args.out, exist_ok=True)
     _files.write_json(os.path.join(args.out, 'bench_blas.json'), {
         'rows': rows, 'stages': names, 'windows': windows, 'per_round': per_round,
-        'rounds': args.rounds,
-        'seconds': args.seconds, 'provenance': prov})
+        'rounds': args.rounds, 'seconds': args.seconds, 'provenance': prov})
     with _files.atomic_write(os.path.join(args.out, 'bench_blas.md')) as f:
         f.write('# bench_blas: each stage\'s matrix products (batch 256) under OpenBLAS\'s '
                 'kernels\n\n{}\n\n```\n{}\n```\n\n- the median of {} one-second windows per '

@@ -232,18 +232,23 @@ def stage_trainer_per_iteration(target, X, iters, config, random_states=(), repe
         return min(run(iters) for _ in range(repeats)) / iters
 
 
+def stage_sizes():
+    """The layer sizes of each pretraining stage: the pairs ``(d_k, d_k+1, d_k)``, then the
+    whole stack for fine-tuning."""
+    return ([(DIMS[k], DIMS[k + 1], DIMS[k]) for k in range(len(DIMS) - 1)]
+            + [tuple(DIMS) + tuple(reversed(DIMS[:-1]))])
+
+
 def stage_rows(iters, presets=('paper', 'article')):
     """ms per iteration of every pretraining stage against its GEMM floor, trained as each
     preset trains it (its dropout placement, loss and optimiser settings)."""
-    sizes = list(DIMS) + list(reversed(DIMS[:-1]))
-    rows = [{'stage': 'layer{} {}-{}-{}'.format(k + 1, DIMS[k], DIMS[k + 1], DIMS[k])}
-            for k in range(len(DIMS) - 1)]
-    rows.append({'stage': 'finetune ' + '-'.join(map(str, sizes))})
-    for k in range(len(DIMS) - 1):
-        rows[k]['floor_ms'] = 1e3 * min(per_iteration(stage_gemm_floor_factory(
-            (DIMS[k], DIMS[k + 1], DIMS[k])), iters) for _ in range(3))
-    rows[-1]['floor_ms'] = 1e3 * min(per_iteration(stage_gemm_floor_factory(sizes), iters)
-                                     for _ in range(3))
+    stages = stage_sizes()
+    rows = [{'stage': '{} {}'.format('layer{}'.format(k + 1) if k + 1 < len(stages)
+                                     else 'finetune', '-'.join(map(str, sizes)))}
+            for k, sizes in enumerate(stages)]
+    for row, sizes in zip(rows, stages):
+        row['floor_ms'] = 1e3 * min(per_iteration(stage_gemm_floor_factory(sizes), iters)
+                                    for _ in range(3))
     for preset in presets:
         config = get_config(preset)
         sdae = StackedDenoisingAutoEncoder(DIMS, dropout=config.dropout,
