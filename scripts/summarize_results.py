@@ -3,11 +3,15 @@
 
     .venv/bin/python scripts/summarize_results.py results/quick > results/quick/README.md
     .venv/bin/python scripts/summarize_results.py --overview results
+    .venv/bin/python scripts/summarize_results.py --speeds results/paper
 
 One row per run (seed, ACC/NMI/ARI after AE+k-means and after DEC, DEC iterations, wall
 time per phase), then the mean and standard deviation over the runs. ``--overview`` prints
 the tables of results/README.md from every group (baselines, quick runs, paper vs article,
-the original repository, the ablation), next to the published numbers.
+the original repository, the ablation), next to the published numbers. ``--speeds DIR``
+prints the pretraining speed of the full run in DIR, stage by stage, from the stage logs it
+keeps in ``DIR/stage-logs/`` (each stage's Chainer LogReport), against the benchmark of
+``results/bench/bench_train_stages.json``.
 """
 
 import glob
@@ -177,10 +181,67 @@ def overview(root):
     return '\n'.join(lines)
 
 
+#: The pretraining stages of the 784-500-500-2000-10 autoencoder, in order.
+STAGES = ('layer1', 'layer2', 'layer3', 'layer4', 'finetune')
+
+
+def stretch_paces(log):
+    """ms per iteration over each stretch between two entries of a LogReport log (a list
+    of ``{'iteration', 'elapsed_time', ...}``)."""
+    paces, t0, i0 = [], 0.0, 0
+    for entry in log:
+        paces.append(1e3 * (entry['elapsed_time'] - t0) / (entry['iteration'] - i0))
+        t0, i0 = entry['elapsed_time'], entry['iteration']
+    return paces
+
+
+def speeds(directory, bench=None):
+    """A full run's pretraining speed per stage (Markdown): ms per iteration over each
+    logged stretch (median, fastest, slowest) against the benchmark's (the preset's column
+    of ``bench``, default ``results/bench/bench_train_stages.json`` beside ``directory``),
+    then the run's wall time and what it would have been at the fastest stretches' pace and
+    at the benchmark's (the other phases as measured)."""
+    (run,) = load(directory)
+    if bench is None:
+        bench = os.path.join(os.path.dirname(os.path.abspath(directory)), 'bench',
+                             'bench_train_stages.json')
+    bench = _json(bench)
+    preset = run['preset']
+    rows, at_fastest, at_bench, stretches = [], 0.0, 0.0, set()
+    for stage, b in zip(STAGES, bench['rows']):
+        log = _json(os.path.join(directory, 'stage-logs', stage + '.json'))
+        stretches.add(log[0]['iteration'])
+        paces = stretch_paces(log)
+        n = run['pretrain'][stage]['iterations']
+        at_fastest += n * min(paces) / 1e3
+        at_bench += n * b[preset + '_ms'] / 1e3
+        rows.append(['{} ({})'.format(stage, b['stage'].split()[1]), '{:,}'.format(n),
+                     '{:,.0f}'.format(run['pretrain'][stage]['seconds'])]
+                    + ['{:.2f}'.format(v) for v in (statistics.median(paces), min(paces),
+                                                    max(paces), b[preset + '_ms'],
+                                                    b['floor_ms'])])
+    s = run['seconds']
+    rest = s['total'] - s['pretrain']
+    lines = [markdown_table(['stage', 'iterations', 'seconds', 'median', 'fastest', 'slowest',
+                             'bench', 'GEMM floor'], rows), '',
+             'ms per iteration over each stretch of {} iterations of the stage\'s log; bench: the '
+             'benchmark\'s (`bench_train_stages.md`). Whole run: {:,.0f} s ({:.0f} min), of which '
+             'pretraining {:,.0f} s. At its fastest stretches\' pace: {:.0f} min; at the '
+             'benchmark\'s: {:.0f} min (the other phases as measured).'.format(
+                 ' or '.join('{:,}'.format(n) for n in sorted(stretches)), s['total'],
+                 s['total'] / 60,
+                 s['pretrain'], (at_fastest + rest) / 60, (at_bench + rest) / 60)]
+    return '\n'.join(lines)
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ['--overview']:
         print(overview(argv[1] if len(argv) > 1 else 'results'))
+        return 0
+    if argv[:1] == ['--speeds']:
+        for directory in argv[1:]:
+            print(speeds(directory))
         return 0
     for directory in argv or ['results/quick']:
         runs = load(directory)

@@ -22,6 +22,27 @@ def test_results_readme_tables_match_the_committed_json():
                                 '.venv/bin/python scripts/summarize_results.py --overview')
 
 
+def test_full_runs_speed_tables_match_their_stage_logs():
+    """Each full run that keeps its stage logs shows, in its README, the speed table made
+    from them."""
+    runs = [d for d in sorted(os.listdir(RESULTS))
+            if os.path.isdir(os.path.join(RESULTS, d, 'stage-logs'))]
+    assert 'paper' in runs
+    for d in runs:
+        table = summarize.speeds(os.path.join(RESULTS, d))
+        assert '| layer4 (2000-10-2000) | 50,000 |' in table
+        with open(os.path.join(RESULTS, d, 'README.md')) as f:
+            assert table in f.read(), (
+                'results/{0}/README.md is out of date: regenerate its speed table with '
+                '.venv/bin/python scripts/summarize_results.py --speeds results/{0}'.format(d))
+
+
+def test_stretch_paces():
+    log = [{'iteration': 1000, 'elapsed_time': 8.0}, {'iteration': 2000, 'elapsed_time': 20.0},
+           {'iteration': 2500, 'elapsed_time': 22.5}]
+    assert summarize.stretch_paces(log) == [8.0, 12.0, 5.0]
+
+
 def test_fraction_labels():
     assert summarize._fraction(1) == 'as published'
     assert summarize._fraction(0.1) == '1/10'
