@@ -2,7 +2,7 @@
 """Time one training iteration of the end-to-end autoencoder 784-500-500-2000-10 (batch 256),
 and of each greedy layer-wise pretraining stage.
 
-    .venv/bin/python scripts/bench_train.py [--iters 100] [--profile] [--no-stages]
+    .venv/bin/python scripts/bench_train.py [--iters 100] [--profile] [--no-stages | --stages-only]
 
 Rows, measured in this run on the same random data, float32, MomentumSGD (lr 0.1,
 momentum 0.9), MSE loss:
@@ -24,8 +24,10 @@ Per stage (``bench_train_stages``): each layer-wise pair k (784-500-784, 500-500
 (dec_chainer's Trainer with each preset's dropout placement, loss and optimiser settings)
 on inputs of the pair's width, against that stage's GEMM floor (forward, weight gradients
 and the gradient into the code; no gradient into the stage's input); each time is the
-fastest of 3 runs. With the ``paper`` and ``article`` schedules (iterations per stage) this
-projects each preset's pretraining time.
+fastest of 3 runs; and the same stages with every layer 8 wide (the per-iteration cost of
+Chainer, the Trainer and the optimiser, with arrays too small to take time). With the
+``paper`` and ``article`` schedules (iterations per stage) this projects each preset's
+pretraining time.
 
 Results go to --out (default results/bench) as JSON and Markdown.
 """
@@ -251,17 +253,21 @@ def stage_rows(iters, presets=('paper', 'article')):
                                     for _ in range(3))
     for preset in presets:
         config = get_config(preset)
-        sdae = StackedDenoisingAutoEncoder(DIMS, dropout=config.dropout,
-                                           dropout_placement=config.dropout_placement,
-                                           rng=numpy.random.RandomState(0))
-        for k, pair in enumerate(sdae):
-            X = numpy.random.RandomState(k).rand(8192, DIMS[k]).astype(numpy.float32)
-            pair.rng = stage_random_state(0, k + 1, generator=True)  # as the pipeline
-            rows[k][preset + '_ms'] = 1e3 * stage_trainer_per_iteration(
-                pair, X, iters, config, [pair.rng])
-            pair.rng = None
-        rows[-1][preset + '_ms'] = 1e3 * stage_trainer_per_iteration(sdae, data(), iters,
-                                                                     config)
+        # the same stages at width 8 (every layer): what Chainer, the Trainer and the
+        # optimiser cost an iteration when the arrays are too small to take any time
+        for key, dims in ((preset + '_ms', DIMS), (preset + '_width8_ms', (8,) * len(DIMS))):
+            sdae = StackedDenoisingAutoEncoder(dims, dropout=config.dropout,
+                                               dropout_placement=config.dropout_placement,
+                                               rng=numpy.random.RandomState(0))
+            for k, pair in enumerate(sdae):
+                X = numpy.random.RandomState(k).rand(8192, dims[k]).astype(numpy.float32)
+                pair.rng = stage_random_state(0, k + 1, generator=True)  # as the pipeline
+                rows[k][key] = 1e3 * stage_trainer_per_iteration(pair, X, iters, config,
+                                                                 [pair.rng])
+                pair.rng = None
+            X = data() if dims == DIMS else numpy.random.RandomState(0).rand(
+                8192, dims[0]).astype(numpy.float32)
+            rows[-1][key] = 1e3 * stage_trainer_per_iteration(sdae, X, iters, config)
         for r in rows:
             r[preset + '_x_floor'] = r[preset + '_ms'] / r['floor_ms']
     return rows
@@ -304,7 +310,15 @@ def main(argv=None):
     ap.add_argument('--profile', action='store_true')
     ap.add_argument('--no-stages', action='store_true',
                     help='skip the per-stage rows of layer-wise pretraining')
+    ap.add_argument('--stages-only', action='store_true',
+                    help='only the per-stage rows (bench_train_stages)')
     args = ap.parse_args(argv)
+    if args.stages_only:
+        os.makedirs(args.out, exist_ok=True)
+        write_stages(stage_rows(args.iters), args.out,
+                     provenance(['python', 'scripts/bench_train.py'] + sys.argv[1:]),
+                     args.iters)
+        return 0
     X = data()
     threads = os.cpu_count() or 1
     rows = []
@@ -360,8 +374,10 @@ def write_stages(rows, out, prov, iters):
     table = format_table(rows, [('stage', 'stage'), ('floor_ms', 'GEMM floor (ms)', '{:.2f}'),
                                 ('paper_ms', 'paper: ms / it', '{:.2f}'),
                                 ('paper_x_floor', 'x floor', '{:.2f}'),
+                                ('paper_width8_ms', 'at width 8', '{:.2f}'),
                                 ('article_ms', 'article: ms / it', '{:.2f}'),
-                                ('article_x_floor', 'x floor', '{:.2f}')])
+                                ('article_x_floor', 'x floor', '{:.2f}'),
+                                ('article_width8_ms', 'at width 8', '{:.2f}')])
     lines = ['{}: {} iterations per stage -> pretraining {:.1f} min (GEMM floor {:.1f} min)'
              .format(p, '/'.join(map(str, v['iterations'])), v['minutes'],
                      v['floor_minutes']) for p, v in proj.items()]
@@ -369,6 +385,9 @@ def write_stages(rows, out, prov, iters):
                  'pairs 2-4 and the codes of pairs 1-3, the article every input and code; '
                  'half-sum vs mean MSE; fine-tuning without dropout in both; each time the '
                  'fastest of 3 runs of {} iterations)'.format(iters))
+    lines.append('at width 8: the same stage, preset and Trainer with every layer 8 wide, '
+                 'where the arrays take no time: the cost of an iteration of Chainer, the '
+                 'Trainer, its extensions and the optimiser, which no stage goes below')
     print(table)
     print('\n'.join(lines))
     _files.write_json(os.path.join(out, 'bench_train_stages.json'), {
