@@ -59,8 +59,8 @@ BATCH = 256
 LR, MOMENTUM = 0.1, 0.9
 
 
-def data(n=8192, seed=0):
-    return numpy.random.RandomState(seed).rand(n, DIMS[0]).astype(numpy.float32)
+def data(n=8192, seed=0, width=DIMS[0]):
+    return numpy.random.RandomState(seed).rand(n, width).astype(numpy.float32)
 
 
 def per_iteration(step, iters, warmup=5):
@@ -260,14 +260,13 @@ def stage_rows(iters, presets=('paper', 'article')):
                                                dropout_placement=config.dropout_placement,
                                                rng=numpy.random.RandomState(0))
             for k, pair in enumerate(sdae):
-                X = numpy.random.RandomState(k).rand(8192, dims[k]).astype(numpy.float32)
+                X = data(seed=k, width=dims[k])
                 pair.rng = stage_random_state(0, k + 1, generator=True)  # as the pipeline
                 rows[k][key] = 1e3 * stage_trainer_per_iteration(pair, X, iters, config,
                                                                  [pair.rng])
                 pair.rng = None
-            X = data() if dims == DIMS else numpy.random.RandomState(0).rand(
-                8192, dims[0]).astype(numpy.float32)
-            rows[-1][key] = 1e3 * stage_trainer_per_iteration(sdae, X, iters, config)
+            rows[-1][key] = 1e3 * stage_trainer_per_iteration(sdae, data(width=dims[0]),
+                                                              iters, config)
         for r in rows:
             r[preset + '_x_floor'] = r[preset + '_ms'] / r['floor_ms']
     return rows

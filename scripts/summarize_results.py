@@ -181,10 +181,6 @@ def overview(root):
     return '\n'.join(lines)
 
 
-#: The pretraining stages of the 784-500-500-2000-10 autoencoder, in order.
-STAGES = ('layer1', 'layer2', 'layer3', 'layer4', 'finetune')
-
-
 def stretch_paces(log):
     """ms per iteration over each stretch between two entries of a LogReport log (a list
     of ``{'iteration', 'elapsed_time', ...}``)."""
@@ -207,16 +203,18 @@ def speeds(directory, bench=None):
                              'bench_train_stages.json')
     bench = _json(bench)
     preset = run['preset']
+    bench = {r['stage'].split()[0]: r for r in bench['rows']}  # 'layer1 784-500-784'
     rows, at_fastest, at_bench, stretches = [], 0.0, 0.0, set()
-    for stage, b in zip(STAGES, bench['rows']):
+    for stage, info in run['pretrain'].items():  # layer1..layer4, finetune: the run's order
+        b = bench[stage]
         log = _json(os.path.join(directory, 'stage-logs', stage + '.json'))
         stretches.add(log[0]['iteration'])
         paces = stretch_paces(log)
-        n = run['pretrain'][stage]['iterations']
+        n = info['iterations']
         at_fastest += n * min(paces) / 1e3
         at_bench += n * b[preset + '_ms'] / 1e3
         rows.append(['{} ({})'.format(stage, b['stage'].split()[1]), '{:,}'.format(n),
-                     '{:,.0f}'.format(run['pretrain'][stage]['seconds'])]
+                     '{:,.0f}'.format(info['seconds'])]
                     + ['{:.2f}'.format(v) for v in (statistics.median(paces), min(paces),
                                                     max(paces), b[preset + '_ms'],
                                                     b['floor_ms'])])
@@ -229,8 +227,8 @@ def speeds(directory, bench=None):
              'pretraining {:,.0f} s. At its fastest stretches\' pace: {:.0f} min; at the '
              'benchmark\'s: {:.0f} min (the other phases as measured).'.format(
                  ' or '.join('{:,}'.format(n) for n in sorted(stretches)), s['total'],
-                 s['total'] / 60,
-                 s['pretrain'], (at_fastest + rest) / 60, (at_bench + rest) / 60)]
+                 s['total'] / 60, s['pretrain'], (at_fastest + rest) / 60,
+                 (at_bench + rest) / 60)]
     return '\n'.join(lines)
 
 
