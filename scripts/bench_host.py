@@ -81,7 +81,10 @@ def main(argv=None):
     rows = [dict(probe=p, **spread([s[p] for s in samples])) for p in ('gemm', 'scalar')]
     gx = [s['gemm'] / rows[0]['fastest'] for s in samples]
     sx = [s['scalar'] / rows[1]['fastest'] for s in samples]
-    corr = _pearson(gx, sx)
+    try:
+        corr = statistics.correlation(gx, sx)
+    except statistics.StatisticsError:  # fewer than 2 samples, or a probe that never moved
+        corr = None
     table = format_table(rows, [
         ('probe', 'probe'), ('fastest', 'fastest (ms)', '{:.2f}'),
         ('median', 'median (ms)', '{:.2f}'), ('slowest', 'slowest (ms)', '{:.2f}'),
@@ -101,15 +104,6 @@ def main(argv=None):
                 'mean of 5); each against its own fastest sample in this run\n'.format(
                     args.every, machine_line(prov), table, line))
     return 0
-
-
-def _pearson(a, b):
-    ma, mb = statistics.mean(a), statistics.mean(b)
-    va = sum((x - ma) ** 2 for x in a)
-    vb = sum((y - mb) ** 2 for y in b)
-    if va == 0 or vb == 0:
-        return None
-    return sum((x - ma) * (y - mb) for x, y in zip(a, b)) / (va * vb) ** 0.5
 
 
 if __name__ == '__main__':

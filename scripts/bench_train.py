@@ -307,16 +307,18 @@ def main(argv=None):
     ap.add_argument('--iters', type=int, default=100)
     ap.add_argument('--out', default='results/bench')
     ap.add_argument('--profile', action='store_true')
-    ap.add_argument('--no-stages', action='store_true',
-                    help='skip the per-stage rows of layer-wise pretraining')
-    ap.add_argument('--stages-only', action='store_true',
-                    help='only the per-stage rows (bench_train_stages)')
+    stages = ap.add_mutually_exclusive_group()
+    stages.add_argument('--no-stages', action='store_true',
+                        help='skip the per-stage rows of layer-wise pretraining')
+    stages.add_argument('--stages-only', action='store_true',
+                        help='only the per-stage rows (bench_train_stages)')
     args = ap.parse_args(argv)
+    os.makedirs(args.out, exist_ok=True)
+    # taken before anything is written to --out, so the outputs do not make the tree dirty
+    prov = provenance(['python', 'scripts/bench_train.py']
+                      + (sys.argv[1:] if argv is None else list(argv)))
     if args.stages_only:
-        os.makedirs(args.out, exist_ok=True)
-        write_stages(stage_rows(args.iters), args.out,
-                     provenance(['python', 'scripts/bench_train.py'] + sys.argv[1:]),
-                     args.iters)
+        write_stages(stage_rows(args.iters), args.out, prov, args.iters)
         return 0
     X = data()
     threads = os.cpu_count() or 1
@@ -350,13 +352,11 @@ def main(argv=None):
                                 ('ratio', 'x ' + base_name, '{:.2f}'),
                                 ('over_gemm_ms', 'ms above the GEMMs', '{:.2f}')])
     print(table)
-    os.makedirs(args.out, exist_ok=True)
     prof_path = None
     if args.profile:
         prof_path = profile_chainer(X, min(args.iters, 50),
                                     os.path.join(args.out, 'bench_train_profile.txt'))
         print('profile: {}'.format(prof_path))
-    prov = provenance(['python', 'scripts/bench_train.py'] + sys.argv[1:])
     if not args.no_stages:
         write_stages(stage_rows(args.iters), args.out, prov, args.iters)
     _files.write_json(os.path.join(args.out, 'bench_train.json'), {
