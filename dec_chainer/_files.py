@@ -10,6 +10,7 @@ not executed (Chainer's own ``serializers.load_npz`` allows pickles).
 import contextlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import zipfile
@@ -19,13 +20,48 @@ import numpy
 from chainer import serializers
 
 
+#: The suffix of :func:`atomic_write`'s temporary files (``.NAME.XXXXXXXX.tmp``).
+TMP_SUFFIX = '.tmp'
+
+#: What a write killed midway leaves in a directory: :func:`atomic_write`'s temporary file,
+#: or the temporary directory of Chainer's LogReport (``log`` + 8 characters) or snapshot
+#: writer (``tmpsnapshot_iter_N`` + 8).
+_LEFTOVER_FILE = re.compile(r'^\..+\.[a-z0-9_]{8}' + re.escape(TMP_SUFFIX) + '$')
+_LEFTOVER_DIR = re.compile(r'^(log|tmpsnapshot_iter_\d+)[a-z0-9_]{8}$')
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def remove_leftovers(directory):
+    """Remove what writes killed midway left under ``directory`` (see ``_LEFTOVER_*``);
+    call it only while holding the directory. Returns the paths removed."""
+    removed = []
+    for root, dirs, files in os.walk(directory):
+        for name in list(dirs):
+            if _LEFTOVER_DIR.match(name):
+                shutil.rmtree(os.path.join(root, name), ignore_errors=True)
+                dirs.remove(name)
+                removed.append(os.path.join(root, name))
+        for name in files:
+            if _LEFTOVER_FILE.match(name):
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(os.path.join(root, name))
+                removed.append(os.path.join(root, name))
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_write(path, mode='w'):
     """Open a temporary file beside ``path``; on success rename it to ``path``."""
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', suffix='.tmp',
+    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', suffix=TMP_SUFFIX,
                                dir=directory)
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 is for its own use, not the file's
         with os.fdopen(fd, mode) as f:
             yield f
             f.flush()
@@ -54,8 +90,32 @@ def write_json(path, data, indent=2, **kwargs):
 
 
 def read_json(path):
+    """The JSON file ``path``; a damaged one is a ``ValueError`` naming it."""
     with open(path) as f:
-        return json.load(f)
+        try:
+            return json.load(f)
+        except ValueError as e:  # JSONDecodeError, UnicodeDecodeError
+            raise ValueError('{} is not readable JSON ({}); delete it to recompute what it '
+                             'held'.format(path, e)) from None
+
+
+def read_arrays(path, keys=None):
+    """``{key: array}`` of the ``.npz`` file ``path`` (all of them, or those of ``keys`` it
+    holds), read without pickles; a damaged file is a ``ValueError`` naming it."""
+    with open_npz(path) as npz:
+        try:
+            return {k: npz[k] for k in (npz.files if keys is None else keys)
+                    if k in npz.files}
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
+            if 'allow_pickle' in str(e):
+                raise _pickled(path) from None
+            raise ValueError('{} is not a readable .npz file ({}); delete it to recompute '
+                             'what it held'.format(path, e)) from None
+
+
+def _pickled(path):
+    return ValueError('{} holds pickled Python objects; dec_chainer never unpickles files of '
+                      'a run directory (refusing to load it)'.format(path))
 
 
 def save_npz_uncompressed(file, obj):
@@ -100,9 +160,7 @@ def load_npz(path, obj, strict=True):
             serializers.NpzDeserializer(npz, strict=strict).load(obj)
         except ValueError as e:
             if 'allow_pickle' in str(e):
-                raise ValueError('{} holds pickled Python objects; dec_chainer never '
-                                 'unpickles files of a run directory (refusing to load '
-                                 'it)'.format(path)) from None
+                raise _pickled(path) from None
             raise
         except (zipfile.BadZipFile, EOFError, KeyError) as e:
             raise ValueError('{} is truncated or does not hold what this run expects ({}); '

@@ -2,9 +2,11 @@
 
 import argparse
 import os
+import signal
 import sys
 import tempfile
 import time
+import warnings
 
 import numpy
 
@@ -97,9 +99,10 @@ def _add_run_options(p, out_help):
     p.add_argument('--device', default='-1', type=device_type,
                    help='-1 or @numpy (CPU), 0 or @cupy:0 (GPU)')
     p.add_argument('--out', default=None, help=out_help)
-    p.add_argument('--set', nargs='*', default=[], metavar='KEY=VALUE',
+    p.add_argument('--set', nargs='*', default=[], metavar='KEY=VALUE', action='extend',
                    help='override preset values, e.g. dec_max_iter=2000 kernel=distance '
-                        '(names: see dec_chainer/presets.py)')
+                        '(names: see dec_chainer/presets.py); repeated --set options '
+                        'merge in order, a later value of a key wins')
     p.add_argument('--no-progress', action='store_true', help='no progress bars')
     p.add_argument('--dry-run', action='store_true',
                    help='check the data and the settings, print the plan, train nothing')
@@ -171,8 +174,8 @@ def _run_train(args):
     print(results_table(report))
     if args.dataset == 'mnist':
         print('\n' + published_line())
-    print('total {:.0f} s; model, metrics and figures in {}'.format(
-        report['seconds']['total'], out))
+    print('total {:.0f} s; model, metrics{} in {}'.format(
+        report['seconds']['total'], '' if args.no_figures else ' and figures', out))
     return 0
 
 
@@ -377,12 +380,26 @@ def build_parser():
 
 
 def main(argv=None):
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    args.argv = list(sys.argv[1:] if argv is None else argv)
-    if args.command is None:
-        parser.print_help()
-        return 2
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # see dec_chainer/__init__.py
+    command = None
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        args.argv = list(sys.argv[1:] if argv is None else argv)
+        if args.command is None:
+            parser.print_help()
+            return 2
+        command = args.command
+        return _run_command(args)
+    except KeyboardInterrupt:
+        print('dec-chainer{}: interrupted{}'.format(
+            '' if command is None else ' ' + command,
+            '' if command is None else '; the same command resumes a run from its last '
+                                       'snapshot'), file=sys.stderr)
+        return 130
+
+
+def _run_command(args):
     from dec_chainer.runs import RunDirectoryInUse
     if distributed.launched_size() > 1 and not hasattr(args, 'communicator'):
         print('dec-chainer {}: error: started by mpiexec with {} processes, but only train, '
@@ -390,7 +407,9 @@ def main(argv=None):
                   args.command, distributed.launched_size(), args.command), file=sys.stderr)
         return 2
     try:
-        return args.func(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            return args.func(args)
     except (ValueError, OSError, RunDirectoryInUse) as e:  # OSError: files, disks
         comm = getattr(args, 'comm', None)
         print('dec-chainer {}: error{}: {}'.format(
@@ -400,10 +419,11 @@ def main(argv=None):
             sys.stderr.flush()
             comm.mpi_comm.Abort(2)
         return 2
-    except KeyboardInterrupt:
-        print('dec-chainer {}: interrupted; the same command resumes a run from its last '
-              'snapshot'.format(args.command), file=sys.stderr)
-        return 130
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """A warning as one line of the command's output (no source line): ``warning: ...``."""
+    print('dec-chainer: warning: {}'.format(message), file=sys.stderr if file is None else file)
 
 
 if __name__ == '__main__':

@@ -4,6 +4,7 @@ persistence in one device-free ``.npz`` file."""
 import json
 import os
 import warnings
+import zipfile
 
 import numpy
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
@@ -19,7 +20,7 @@ from dec_chainer.links import DeepEmbeddedClustering
 from dec_chainer.presets import DECConfig, as_overrides, get_config
 from dec_chainer.runs import fit_dec
 from dec_chainer.training import build_autoencoder
-from dec_chainer.validation import check_array, check_labels, check_n_clusters
+from dec_chainer.validation import check_array, check_labels, check_n_clusters, value_range
 
 _META_KEY = '__dec_chainer_meta__'
 _FORMAT = 'dec_chainer.DEC/1'
@@ -129,7 +130,7 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
         model, labels, report = fit_dec(X, y, n_clusters, config, out=self.run_dir,
                                         device=self.device, seed=seed,
                                         progress=bool(self.verbose), **run_options)
-        self._set_fitted(model, config, X.shape[1], seed)
+        self._set_fitted(model, config, X.shape[1], seed, value_range(X))
         self.labels_ = labels
         self.report_ = report
         if report is None:  # a rank other than 0 of a data-parallel run
@@ -159,11 +160,13 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
         return cls(n_clusters=n_clusters, preset=preset, alpha=config.alpha,
                    config=overrides, **params)
 
-    def _set_fitted(self, model, config, n_features, seed):
+    def _set_fitted(self, model, config, n_features, seed, input_range):
         self.model_ = model
         self.config_ = config.to_dict()
         self.n_features_in_ = int(n_features)
         self.seed_ = int(seed)
+        self.input_scale_ = model.input_scale
+        self.input_range_ = None if input_range is None else tuple(map(float, input_range))
         self.cluster_centers_ = chainer.backend.CpuDevice().send(model.centroids.array).copy()
 
     # -- using a fitted model ------------------------------------------------------------
@@ -181,7 +184,10 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
 
     def _check_X(self, X):
         self._check_fitted()
-        return self._validate(X, reset=False)
+        X = self._validate(X, reset=False)
+        if self.input_range_ is not None:
+            check_input_range(X, self.input_range_)
+        return X
 
     def _batchsize(self):
         return int(self.config_.get('eval_batchsize', 2048))
@@ -209,6 +215,7 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
     def _meta(self):
         return {'format': _FORMAT, 'params': self.get_params(), 'config': self.config_,
                 'n_features_in': self.n_features_in_, 'seed': self.seed_,
+                'input_scale': self.input_scale_, 'input_range': self.input_range_,
                 'n_iter': getattr(self, 'n_iter_', None),
                 'converged': getattr(self, 'converged_', None)}
 
@@ -242,27 +249,43 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
         if not os.path.isfile(path):
             raise FileNotFoundError('model file not found: {}'.format(path))
         try:
-            npz = numpy.load(path, allow_pickle=False)
-        except (ValueError, OSError) as e:
-            raise ValueError('{}: not a readable .npz model ({})'.format(path, e)) from None
+            npz = _files.open_npz(path)
+        except ValueError:
+            raise ValueError('{}: not a readable .npz model file (empty, truncated or not '
+                             'written by DEC.save)'.format(path)) from None
         with npz:
-            if _META_KEY not in npz.files:
-                raise ValueError('{}: not a dec_chainer.DEC model file (no {})'.format(
-                    path, _META_KEY))
-            meta = json.loads(str(npz[_META_KEY]))
-            if meta.get('format') != _FORMAT:
-                raise ValueError('{}: unknown model format {!r}'.format(
-                    path, meta.get('format')))
-            est = cls(**dict(meta['params'], device=-1 if device is None else device))
-            config = DECConfig.from_dict(meta['config'])
             try:
-                model = _restore_model(npz, meta['n_features_in'], config, est)
-            except ValueError as e:
-                raise ValueError('{}: {}'.format(path, e)) from None
-            est._set_fitted(model, config, meta['n_features_in'], meta['seed'])
-            est.labels_ = npz['labels_']
-            est.n_iter_ = meta.get('n_iter')
-            est.converged_ = meta.get('converged')
+                est = cls._from_npz(npz, path, device)
+            except (ValueError, KeyError, TypeError, zipfile.BadZipFile, EOFError) as e:
+                if str(e).startswith(path + ':'):
+                    raise
+                raise ValueError('{}: not a readable dec_chainer.DEC model ({}: {})'.format(
+                    path, type(e).__name__, e)) from None
+        return est
+
+    @classmethod
+    def _from_npz(cls, npz, path, device):
+        if _META_KEY not in npz.files:
+            raise ValueError('{}: not a dec_chainer.DEC model file (no {})'.format(
+                path, _META_KEY))
+        meta = json.loads(str(npz[_META_KEY]))
+        if meta.get('format') != _FORMAT:
+            raise ValueError('{}: unknown model format {!r}'.format(path, meta.get('format')))
+        params = dict(meta['params'], device=-1 if device is None else device)
+        if params.get('dims') is not None:  # JSON keeps the tuple as a list
+            params['dims'] = tuple(params['dims'])
+        est = cls(**params)
+        config = DECConfig.from_dict(meta['config'])
+        scale = meta.get('input_scale', 1.0)  # models saved before the factor was kept: 1
+        try:
+            model = _restore_model(npz, meta['n_features_in'], config, est, scale)
+        except ValueError as e:
+            raise ValueError('{}: {}'.format(path, e)) from None
+        est._set_fitted(model, config, meta['n_features_in'], meta['seed'],
+                        meta.get('input_range'))
+        est.labels_ = npz['labels_']
+        est.n_iter_ = meta.get('n_iter')
+        est.converged_ = meta.get('converged')
         return est
 
     def __getstate__(self):
@@ -276,16 +299,17 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
         self.__dict__.update(state)
         if weights is not None:
             self.model_ = _restore_model(weights, self.n_features_in_,
-                                         DECConfig.from_dict(self.config_), self)
+                                         DECConfig.from_dict(self.config_), self,
+                                         self.input_scale_)
 
 
-def _restore_model(weights, n_features, config, est):
+def _restore_model(weights, n_features, config, est, input_scale):
     """The model of ``config`` with the saved ``weights`` (a mapping of arrays), on
     ``est.device``."""
     sdae = build_autoencoder(n_features, config)
     centroids = numpy.zeros((est.n_clusters, sdae.embedding_size), dtype=numpy.float32)
     model = DeepEmbeddedClustering(sdae, centroids, config.alpha, config.kernel,
-                                   config.dec_loss_reduce)
+                                   config.dec_loss_reduce, input_scale)
     for pair in model.autoencoder:
         pair.decoder.disable_update()
     try:
@@ -299,6 +323,25 @@ def _restore_model(weights, n_features, config, est):
                          'train it again'.format(', '.join(bad)))
     model.to_device(chainer.get_device(est.device))
     return model
+
+
+class InputRangeWarning(UserWarning):
+    """Data given to a fitted model lies far outside the values it was fitted on."""
+
+
+def check_input_range(X, fitted_range):
+    """Warn (:class:`InputRangeWarning`) when ``X`` reaches further outside
+    ``fitted_range`` (min, max of the training data) than that range is wide: e.g. raw
+    0-16 pixels given to a model fitted on pixels / 16, whose predictions then mean
+    nothing."""
+    low, high = fitted_range
+    width = max(high - low, numpy.finfo(numpy.float32).tiny)
+    x_low, x_high = value_range(X)
+    if x_low < low - width or x_high > high + width:
+        warnings.warn(InputRangeWarning(
+            'X holds values in [{:.4g}, {:.4g}], far outside the range the model was '
+            'fitted on, [{:.4g}, {:.4g}]: scale X as the training data was scaled, or its '
+            'clusters mean nothing'.format(x_low, x_high, low, high)), stacklevel=4)
 
 
 def _finite(a, X):

@@ -25,6 +25,14 @@ class DECConfig:
     pretrain_samples: object = None
     #: cluster (and evaluate) the first N points only; None: all
     cluster_samples: object = None
+    #: what the run does with the scale of the data it is given: 'max_abs' learns one
+    #: factor at fit, the power of two that brings max |x| into (0.5, 1], and applies it to
+    #: every input of the model (training, predictions; kept with the model), so data in
+    #: [0, 1], standardised data and raw values up to 1e3 and more all train at the
+    #: learning rates below; a power of two is exact in floating point, and data already
+    #: in [-1, 1] with max |x| > 0.5 is left as it is, bit for bit. 'none': the data as
+    #: given (the published protocols).
+    rescale: str = 'none'
 
     # -- network -----------------------------------------------------------------------
     #: hidden layer sizes after the input; the last is the embedding
@@ -54,6 +62,10 @@ class DECConfig:
     dropout_placement: str = 'paper'
     #: end-to-end fine-tuning of the whole autoencoder, no dropout
     finetune_iters: int = 100000
+    #: a pretraining stage whose loss diverges starts again from its initial weights with
+    #: lr / 10, at most this many times (one process only; the stage's report gives the lr
+    #: it ended with). 0: stop with a DivergenceError (the published protocols)
+    lr_backoff: int = 0
 
     # -- centroid initialisation -------------------------------------------------------
     kmeans_n_init: int = 20
@@ -137,8 +149,8 @@ class DECConfig:
             v = getattr(self, f.name)
             if f.name in self.OPTIONAL_INTS:
                 if v is not None and not is_int(v):
-                    raise ValueError('{} must be an integer or None; got {!r}'.format(
-                        f.name, v))
+                    raise ValueError('{} must be an integer or None (on the command line: '
+                                     '{}=null); got {!r}'.format(f.name, f.name, v))
             elif f.type is int:
                 if not is_int(v):
                     raise ValueError('{} must be an integer; got {!r}'.format(f.name, v))
@@ -160,7 +172,8 @@ class DECConfig:
         from dec_chainer.datasets import SCALES
         from dec_chainer.functions._student_t import KERNELS, check_kernel_args
         from dec_chainer.links.autoencoder import AE_LOSSES, DROPOUT_PLACEMENTS, INITS
-        choices = {'scale': SCALES, 'init': INITS, 'ae_loss': AE_LOSSES,
+        from dec_chainer.validation import RESCALES
+        choices = {'scale': SCALES, 'rescale': RESCALES, 'init': INITS, 'ae_loss': AE_LOSSES,
                    'dropout_placement': DROPOUT_PLACEMENTS, 'kernel': KERNELS,
                    'dec_loss_reduce': ('mean', 'sum')}
         for name, allowed in choices.items():
@@ -174,7 +187,7 @@ class DECConfig:
             if int(getattr(self, name)) < 1:
                 raise ValueError('{} must be at least 1; got {}'.format(
                     name, getattr(self, name)))
-        for name in ('layerwise_iters', 'finetune_iters', 'momentum_ramp'):
+        for name in ('layerwise_iters', 'finetune_iters', 'momentum_ramp', 'lr_backoff'):
             if int(getattr(self, name)) < 0:
                 raise ValueError('{} must be >= 0; got {}'.format(name, getattr(self, name)))
         if not self.hidden_dims or min(self.hidden_dims) < 1:
@@ -188,15 +201,27 @@ class DECConfig:
             raise ValueError('tol must be in [0, 1); got {}'.format(self.tol))
         if not 0 <= self.dropout < 1:
             raise ValueError('dropout must be in [0, 1); got {}'.format(self.dropout))
-        for name in ('lr', 'dec_lr', 'snapshot_seconds'):
+        for name in ('lr', 'dec_lr', 'snapshot_seconds', 'init_scale'):
             if not getattr(self, name) > 0:
                 raise ValueError('{} must be positive; got {}'.format(name, getattr(self, name)))
-        if self.dec_snapshot_interval is not None and int(self.dec_snapshot_interval) < 1:
-            raise ValueError('dec_snapshot_interval must be at least 1 or None')
-        if self.kmeans_samples is not None and int(self.kmeans_samples) < 1:
-            raise ValueError('kmeans_samples must be at least 1 or None (all rows)')
-        if self.dec_batchsize is not None and int(self.dec_batchsize) < 1:
-            raise ValueError('dec_batchsize must be at least 1 or None (full batch)')
+        for name in ('momentum', 'dec_momentum'):
+            if not 0 <= getattr(self, name) < 1:
+                raise ValueError('{} must be in [0, 1); got {}'.format(
+                    name, getattr(self, name)))
+        if not 0 < self.lr_gamma <= 1:
+            raise ValueError('lr_gamma (the factor lr is multiplied by every lr_step '
+                             'iterations) must be in (0, 1]; got {}'.format(self.lr_gamma))
+        for name in ('weight_decay', 'bias_lr_mult'):
+            if not getattr(self, name) >= 0:
+                raise ValueError('{} must be >= 0; got {}'.format(name, getattr(self, name)))
+        for name, meaning in (('pretrain_samples', 'all rows'), ('cluster_samples', 'all rows'),
+                              ('kmeans_samples', 'all rows'), ('dec_batchsize', 'full batch'),
+                              ('dec_snapshot_interval', 'snapshot_interval'),
+                              ('check_interval', 'update_interval')):
+            value = getattr(self, name)
+            if value is not None and int(value) < 1:
+                raise ValueError('{} must be at least 1 or None ({}); got {}'.format(
+                    name, meaning, value))
         return self
 
 
@@ -222,6 +247,7 @@ ARTICLE = PAPER.replace(
 QUICK = PAPER.replace(
     scale='unit', pretrain_samples=None, init='uniform', lr=1.0, momentum_ramp=0,
     bias_lr_mult=1.0, ae_loss='mse', layerwise_iters=0, finetune_iters=24000, update_interval=140, dec_max_iter=3500,
+    rescale='max_abs', lr_backoff=3,
 )
 
 PRESETS = {'paper': PAPER, 'article': ARTICLE, 'quick': QUICK}

@@ -45,13 +45,15 @@ from dec_chainer import _files, distributed
 from dec_chainer.evaluations import eval_clustering
 from dec_chainer.kmeans import kmeans, nearest_centroid
 from dec_chainer.links import DeepEmbeddedClustering
+from dec_chainer.links.dec import iterate_batches
 from dec_chainer.presets import DECConfig, get_config
 from dec_chainer.provenance import environment, git_commit
 from dec_chainer.training import build_autoencoder, pretrain_autoencoder, train_dec
 from dec_chainer.training._common import apply_in_batches, stage_random_state, stage_seed
 from dec_chainer.training.pretrain import stage_info_path
 from dec_chainer.validation import (check_array, check_distinct_rows, check_labels,
-                                    check_n_clusters, is_memory_mapped, max_abs)
+                                    check_n_clusters, is_memory_mapped, max_abs,
+                                    rescale_factor, row_blocks)
 
 RUN_FILE = 'run.json'
 
@@ -60,7 +62,7 @@ RUN_FILE = 'run.json'
 PRETRAIN_KEYS = ('scale', 'pretrain_samples', 'hidden_dims', 'init', 'init_scale',
                  'batchsize', 'lr', 'momentum', 'lr_step', 'lr_gamma', 'weight_decay',
                  'momentum_ramp', 'bias_lr_mult', 'ae_loss', 'layerwise_iters', 'dropout',
-                 'dropout_placement', 'finetune_iters')
+                 'dropout_placement', 'finetune_iters', 'rescale', 'lr_backoff')
 
 #: What :func:`fit_dec` returns: the trained :class:`DeepEmbeddedClustering` (None when
 #: stopped after pretraining), the label of each clustered row, and the report.
@@ -82,17 +84,100 @@ class DataScaleWarning(UserWarning):
 SCALE_LIMIT = 100.0
 
 
-def check_scale(X, config):
-    """Warn (:class:`DataScaleWarning`) before training when ``X``'s scale makes the
+def input_scale(X, config):
+    """The factor the run multiplies ``X`` by (``config.rescale``; 1 for ``'none'``).
+
+    Warns (:class:`DataScaleWarning`) before training when the scaled data makes the
     autoencoder's learning rate likely to diverge, saying what to do."""
     top = max_abs(X)
-    if config.lr * top ** 2 > SCALE_LIMIT:
+    scale = rescale_factor(top, config.rescale)
+    if config.lr * (top * scale) ** 2 > SCALE_LIMIT:
         warnings.warn(DataScaleWarning(
             'X holds values up to |x| = {:.4g}, but the autoencoder\'s learning rate lr={} '
             'was set for inputs of about unit scale (lr x max|x|^2 = {:.3g} > {:g}): '
-            'training will likely diverge. Scale X to about [0, 1] (e.g. '
+            'training will likely diverge. Let the run scale the data (rescale=\'max_abs\', '
+            'the quick preset\'s default), scale X to about [0, 1] (e.g. '
             'sklearn.preprocessing.MinMaxScaler) or lower lr.'.format(
                 top, config.lr, config.lr * top ** 2, SCALE_LIMIT)), stacklevel=3)
+    return scale
+
+
+def _scaled(X, scale, scratch):
+    """``X * scale`` (``X`` itself for 1): in memory, or a memory-mapped file in
+    ``scratch`` for data on disk, written a block of rows at a time."""
+    if scale == 1.0:
+        return X
+    if scratch is None:
+        return X * numpy.float32(scale)
+    out = _files.new_array(scratch, 'X_scaled', X.shape, numpy.float32)
+    start = 0
+    for block in row_blocks(X):
+        out[start:start + len(block)] = block * numpy.float32(scale)
+        start += len(block)
+    return out
+
+
+class EmbeddingBlowUpError(ValueError):
+    """The encoder's weights blew up: its embedding is far beyond any scale DEC can
+    cluster, although every loss stayed finite."""
+
+
+class DegenerateClusteringWarning(UserWarning):
+    """DEC ended with empty clusters, or with one cluster holding nearly every point where
+    k-means did not."""
+
+
+#: An embedding with a coordinate beyond this has blown up (Student's t assignments of such
+#: points are 0 or 1 whatever the data), and so has one that DEC grew this many times
+#: beyond the centroids k-means found: DEC moves points towards centroids, not away by
+#: orders of magnitude.
+EMBEDDING_LIMIT = 1e6
+EMBEDDING_GROWTH_LIMIT = 1e4
+#: One cluster holding at least this share of the points is degenerate (if k-means' did not).
+DOMINANT_SHARE = 0.9
+
+
+def embedding_max(encode, X, batchsize, device, comm=None):
+    """``max |z|`` over the embedding of all rows (all ranks' rows under MPI)."""
+    top = 0.0
+    for x in iterate_batches(X, batchsize, device):
+        z = encode(x)
+        top = max(top, float(abs(getattr(z, 'array', z)).max()))
+    return max(distributed.allgather(comm, top))
+
+
+def check_embedding(top, phase, reference=None):
+    """Raise :class:`EmbeddingBlowUpError` if ``top`` (``max |z|`` after ``phase``) has
+    blown up, absolutely or against ``reference`` (``max |z|`` where it started)."""
+    grown = reference is not None and reference > 0 and \
+        top > EMBEDDING_GROWTH_LIMIT * reference
+    if top > EMBEDDING_LIMIT or grown or not numpy.isfinite(top):
+        raise EmbeddingBlowUpError(
+            'the encoder blew up during {}: its embedding reaches |z| = {:.3g}{} although the '
+            'loss stayed finite, so its clusters would mean nothing (not saved). The '
+            'learning rate is too large for this data: lower it, or let the run scale the '
+            'data (rescale=\'max_abs\')'.format(
+                phase, top, '' if not grown else ', {:.3g} times where it started'.format(
+                    top / reference)))
+
+
+def degenerate_clustering(labels, kmeans_labels, n_clusters):
+    """A message saying how the clustering ``labels`` is degenerate, or None: clusters
+    left empty, or one cluster with :data:`DOMINANT_SHARE` of the points where k-means'
+    largest had less."""
+    sizes = numpy.bincount(labels, minlength=n_clusters)
+    km_sizes = numpy.bincount(kmeans_labels, minlength=n_clusters)
+    empty = int((sizes == 0).sum()) - int((km_sizes == 0).sum())
+    share, km_share = sizes.max() / sizes.sum(), km_sizes.max() / km_sizes.sum()
+    if empty > 0:
+        what = '{} of the {} clusters are empty'.format(int((sizes == 0).sum()), n_clusters)
+    elif n_clusters > 1 and share >= DOMINANT_SHARE > km_share:
+        what = 'one cluster holds {:.0%} of the points (k-means\' largest: {:.0%})'.format(
+            share, km_share)
+    else:
+        return None
+    return 'DEC ended degenerate: {}; cluster sizes {} (k-means: {})'.format(
+        what, sizes.tolist(), km_sizes.tolist())
 
 
 # -- identity --------------------------------------------------------------------------
@@ -172,6 +257,7 @@ def own_run_dir(out):
         f.truncate()
         f.write('process {}\n'.format(os.getpid()))
         f.flush()
+        _files.remove_leftovers(out)  # of writes killed midway: no process owns them now
         try:
             yield
         finally:
@@ -192,7 +278,9 @@ def check_pretrained(source, config, seed, X):
         raise FileNotFoundError('{} is not a run directory (no {})'.format(source, RUN_FILE))
     theirs = _files.read_json(path)
     mine = run_identity(config, seed, 0, X)
-    diff = [k for k in PRETRAIN_KEYS if theirs['config'].get(k) != mine['config'].get(k)]
+    # a setting added since that run started has its default, which computes what ran
+    their_config = dict(DECConfig().to_dict(), **theirs['config'])
+    diff = [k for k in PRETRAIN_KEYS if their_config.get(k) != mine['config'].get(k)]
     diff += [k for k in ('seed', 'n_samples', 'n_features', 'pretrain_data_blake2b')
              if theirs.get(k) != mine[k]]
     if diff:
@@ -206,6 +294,17 @@ def check_pretrained(source, config, seed, X):
         raise FileNotFoundError('{} has not finished pretraining (missing {})'.format(
             source, ', '.join(missing)))
     return files
+
+
+def _check_readable(path, source):
+    """``path`` (a stage of the run directory ``source``) reads as a whole ``.npz``."""
+    try:
+        _files.read_arrays(path)
+    except ValueError as e:
+        raise ValueError('{}; it is the pretrained autoencoder of {}: delete it and pretrain '
+                         'again there (the same pretrain command resumes {}), or run without '
+                         '--pretrained'.format(str(e).split('; delete it')[0], source,
+                                               source)) from None
 
 
 def find_pretrained(candidates, config, seed, X):
@@ -222,6 +321,8 @@ def find_pretrained(candidates, config, seed, X):
 def _reuse_pretrained(source, out, config, seed, X, log):
     """Copy the pretrained autoencoder of run directory ``source`` into ``out``."""
     files = check_pretrained(source, config, seed, X)
+    for f in files:  # a damaged source is named before anything is copied
+        _check_readable(os.path.join(source, 'pretrain', f), source)
     os.makedirs(os.path.join(out, 'pretrain'), exist_ok=True)
     for f in files:
         info = stage_info_path(os.path.join(source, 'pretrain', f))  # its recorded time
@@ -283,9 +384,11 @@ def fit_dec(X, y=None, n_clusters=10, config='paper', out=None, device=-1, seed=
     if y is not None:
         y = check_labels(y, X.shape[0], name='y')
     n_clusters = check_n_clusters(n_clusters, config.n_cluster(len(X)))
+    scale = None
     if root:
         check_distinct_rows(X[:config.n_cluster(len(X))], n_clusters)
-        check_scale(X, config)
+        scale = input_scale(X, config)
+    scale = distributed.bcast(comm, scale)
     for name, value in (('batchsize', config.batchsize),
                         ('dec_batchsize', config.dec_batchsize or distributed.size(comm))):
         distributed.local_batchsize(value, comm, name)  # refused before any training
@@ -308,7 +411,7 @@ def fit_dec(X, y=None, n_clusters=10, config='paper', out=None, device=-1, seed=
                 if pretrained is not None:
                     _reuse_pretrained(pretrained, out, config, seed, X, log)
             model, labels, report = _run(X, y, n_clusters, config, out, device, seed,
-                                         progress, log, stop_after, comm)
+                                         progress, log, stop_after, comm, scale)
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -320,7 +423,8 @@ def fit_dec(X, y=None, n_clusters=10, config='paper', out=None, device=-1, seed=
     return Run(model, labels, report)
 
 
-def _run(X, y, n_clusters, config, out, device, seed, progress, log, stop_after, comm):
+def _run(X, y, n_clusters, config, out, device, seed, progress, log, stop_after, comm,
+         scale):
     n_pre, n_cl = config.n_pretrain(len(X)), config.n_cluster(len(X))
     root = distributed.is_root(comm)
     # this process's rows (all of them for one process; X is checked float32 at rank 0)
@@ -340,13 +444,17 @@ def _run(X, y, n_clusters, config, out, device, seed, progress, log, stop_after,
         report['processes'] = distributed.size(comm)
     if scratch is not None:
         report['data_on_disk'] = True  # memory-mapped: per-row arrays in files as well
+    report['input_scale'] = scale
+    if scale != 1.0:
+        log('[data] values scaled by {:g} (rescale={!r}; the model keeps the factor)'.format(
+            scale, config.rescale))
     report.update(environment())  # machine, versions, BLAS kernels (what reproduces)
 
     # 1. autoencoder
     t0 = time.time()
     sdae = build_autoencoder(X.shape[1], config, stage_random_state(seed, 0))
     sdae.to_device(device)
-    report['pretrain'] = pretrain_autoencoder(sdae, X_pre, config,
+    report['pretrain'] = pretrain_autoencoder(sdae, _scaled(X_pre, scale, scratch), config,
                                               os.path.join(out, 'pretrain'), device,
                                               seed=seed, progress=progress, log=log,
                                               comm=comm, scratch=scratch)
@@ -362,21 +470,28 @@ def _run(X, y, n_clusters, config, out, device, seed, progress, log, stop_after,
     kmeans_path = os.path.join(out, 'kmeans.npz')
     mine = distributed.shard(n_cl, comm)
     km_labels = None
+
+    def encode(x):  # the embedding of raw rows, as the DEC model computes it
+        return sdae.encode(x * scale if scale != 1.0 else x)
+
     if distributed.bcast(comm, os.path.exists(kmeans_path)):
         if root:
-            with _files.open_npz(kmeans_path) as f:
-                centroids, km_labels = f['centroids'], f['labels']
-                if 'seconds' in f.files:  # report the time k-means took when it ran
-                    t0 = time.time() - float(f['seconds'])
+            f = _files.read_arrays(kmeans_path, ('centroids', 'labels', 'seconds'))
+            if 'centroids' not in f or 'labels' not in f:
+                raise ValueError('{} holds no k-means result; delete it to recompute '
+                                 'it'.format(kmeans_path))
+            centroids, km_labels = f['centroids'], f['labels']
+            if 'seconds' in f:  # report the time k-means took when it ran
+                t0 = time.time() - float(f['seconds'])
         centroids, km_labels = distributed.bcast(comm, (centroids, km_labels) if root
                                                  else None)
         km_local = km_labels[mine]
     else:
         subset = kmeans_rows(n_cl, config, seed)
         if subset is None:  # every clustered row (the paper)
-            Z = apply_in_batches(sdae.encode, X_cl, config.eval_batchsize, device)
+            Z = apply_in_batches(encode, X_cl, config.eval_batchsize, device)
         else:  # this rank's rows of the subset
-            Z = apply_in_batches(sdae.encode, X_cl, config.eval_batchsize, device,
+            Z = apply_in_batches(encode, X_cl, config.eval_batchsize, device,
                                  rows=subset[(subset >= mine.start) & (subset < mine.stop)]
                                  - mine.start)
         Z = distributed.gather_rows(comm, Z)
@@ -384,6 +499,7 @@ def _run(X, y, n_clusters, config, out, device, seed, progress, log, stop_after,
             log('[kmeans] {} restarts on the {}-d embedding of {} points{}'.format(
                 config.kmeans_n_init, Z.shape[1], len(Z),
                 '' if subset is None else ' of {}'.format(n_cl)))
+            check_embedding(float(abs(Z).max()) if Z.size else 0.0, 'pretraining')
             centroids, km_labels, _ = kmeans(Z, n_clusters, n_init=config.kmeans_n_init,
                                              random_state=stage_seed(seed, 200) % (2 ** 31))
         del Z
@@ -394,7 +510,7 @@ def _run(X, y, n_clusters, config, out, device, seed, progress, log, stop_after,
         else:  # every row: its nearest centroid, a batch at a time
             centroids = distributed.bcast(comm, centroids if root else None)
             km_local = apply_in_batches(
-                sdae.encode, X_cl, config.eval_batchsize, device,
+                encode, X_cl, config.eval_batchsize, device,
                 out=_files.new_array(scratch, 'kmeans_labels', (len(X_cl),), numpy.int64),
                 then=lambda z: nearest_centroid(z, centroids))
             km_labels = distributed.gather_rows(  # on disk at rank 0 too
@@ -411,7 +527,7 @@ def _run(X, y, n_clusters, config, out, device, seed, progress, log, stop_after,
     # 3. DEC
     t0 = time.time()
     model = DeepEmbeddedClustering(sdae, centroids, config.alpha, config.kernel,
-                                   config.dec_loss_reduce)
+                                   config.dec_loss_reduce, input_scale=scale)
     model.to_device(device)
     model_path = os.path.join(out, 'model.npz')
     if distributed.bcast(comm, os.path.exists(model_path)):
@@ -429,6 +545,8 @@ def _run(X, y, n_clusters, config, out, device, seed, progress, log, stop_after,
                         initial_labels=km_local,
                         progress=progress, log=log, comm=comm, scratch=scratch)
         dec = {k: v for k, v in dec.items() if k != 'log'}
+        check_embedding(embedding_max(model.embed, X_cl, config.eval_batchsize, device, comm),
+                        'the DEC phase', float(abs(centroids).max()))
         if root:  # the result first: model.npz, written last, says the phase is complete
             _files.write_json(os.path.join(out, 'dec_result.json'), dec)
             _files.save_npz(model_path, model)
@@ -444,6 +562,11 @@ def _run(X, y, n_clusters, config, out, device, seed, progress, log, stop_after,
     if y_cl is not None:
         report['metrics']['dec'] = eval_clustering(y_cl, labels)
         log('[dec] DEC: ' + _fmt(report['metrics']['dec']))
+    degenerate = degenerate_clustering(labels, km_labels, n_clusters)
+    if degenerate is not None:
+        report['warnings'] = [degenerate]
+        log('[dec] warning: ' + degenerate)
+        warnings.warn(DegenerateClusteringWarning(degenerate), stacklevel=3)
     return model, labels, report
 
 

@@ -4,6 +4,8 @@ Every check raises before any training starts, with a message that names the dat
 path or an argument name) and the problem.
 """
 
+import math
+
 import numpy
 
 #: Rows are checked this many elements at a time, so checking a memory-mapped file larger
@@ -21,6 +23,30 @@ def row_blocks(X, elements=CHUNK_ELEMENTS):
 def max_abs(X):
     """``max |x|`` over ``X``, a block of rows at a time."""
     return max(float(numpy.abs(block).max()) for block in row_blocks(X))
+
+
+def value_range(X):
+    """``(min x, max x)`` over ``X``, a block of rows at a time."""
+    lows, highs = zip(*((float(block.min()), float(block.max())) for block in row_blocks(X)))
+    return min(lows), max(highs)
+
+
+#: What a run may do with the scale of its data (``DECConfig.rescale``).
+RESCALES = ('none', 'max_abs')
+
+
+def rescale_factor(top, rescale):
+    """The factor a run multiplies its data by, from ``top = max |x|``: 1 for ``'none'``;
+    for ``'max_abs'`` the power of two that brings ``top`` into (0.5, 1] (exact in floating
+    point: the data's digits are kept; 1 for data already there, and for all-zero data)."""
+    if rescale not in RESCALES:
+        raise ValueError('rescale must be one of {}; got {!r}'.format(RESCALES, rescale))
+    if rescale == 'none' or not top > 0:
+        return 1.0
+    mantissa, exponent = math.frexp(top)  # top = mantissa * 2**exponent, 0.5 <= mantissa < 1
+    if mantissa == 0.5:  # top is a power of two: scale it to 1, not to 0.5
+        exponent -= 1
+    return math.ldexp(1.0, -exponent)
 
 
 def is_memory_mapped(a):

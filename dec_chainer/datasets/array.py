@@ -3,6 +3,8 @@
 import csv
 import os
 import warnings
+import zipfile
+import zlib
 
 import numpy
 
@@ -82,16 +84,26 @@ def load_array(path, label_column=None, delimiter=None):
     suffix = os.path.splitext(path)[1].lower()
     y = None
     header = None
+    if suffix in ('.npy', '.npz') and os.path.getsize(path) == 0:
+        raise ValueError('{}: the file is empty (0 bytes)'.format(path))
     if suffix == '.npy':
         try:
             data = numpy.load(path, mmap_mode='r', allow_pickle=False)
-        except ValueError as e:
+        except (ValueError, OSError, EOFError) as e:
             raise ValueError('{}: not a readable .npy array ({})'.format(path, e)) from None
+        if not isinstance(data, numpy.ndarray):
+            raise ValueError('{}: not a .npy array but a .npz archive; name it .npz'.format(
+                path))
     elif suffix == '.npz':
         try:
-            with numpy.load(path, allow_pickle=False) as f:
-                arrays = {k: f[k] for k in f.files}
-        except (ValueError, OSError) as e:
+            with open(path, 'rb') as fid:
+                f = numpy.load(fid, allow_pickle=False)
+                if not isinstance(f, numpy.lib.npyio.NpzFile):
+                    raise ValueError('it holds a single {} array, not an archive: name it '
+                                     '.npy'.format(getattr(f, 'shape', '')))
+                with f:
+                    arrays = {k: f[k] for k in f.files}
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as e:
             raise ValueError('{}: not a readable .npz archive ({})'.format(path, e)) from None
         data_key = next((k for k in _NPZ_DATA_KEYS if k in arrays), None)
         if data_key is None:

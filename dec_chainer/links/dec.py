@@ -75,13 +75,18 @@ class DeepEmbeddedClustering(chainer.Chain):
         alpha (float), kernel (str): see :func:`dec_chainer.functions.soft_assignment`.
         reduce (str): ``'mean'`` or ``'sum'`` of the loss over a minibatch.
 
+        input_scale (float): the factor every input is multiplied by before the encoder
+            (the one the autoencoder was pretrained with: ``DECConfig.rescale``); the model
+            maps raw rows to clusters.
+
     ``loss_weight`` (1 unless a data-parallel DEC phase sets it) multiplies the loss: one
     process of several weights its share of a global batch with it.
     """
 
     loss_weight = 1.0
 
-    def __init__(self, autoencoder, centroids, alpha=1.0, kernel='squared', reduce='mean'):
+    def __init__(self, autoencoder, centroids, alpha=1.0, kernel='squared', reduce='mean',
+                 input_scale=1.0):
         super().__init__()
         centroids = numpy.asarray(centroids, dtype=numpy.float32)
         if centroids.ndim != 2 or centroids.shape[1] != autoencoder.embedding_size:
@@ -90,6 +95,10 @@ class DeepEmbeddedClustering(chainer.Chain):
         self.alpha = float(alpha)
         self.kernel = kernel
         self.reduce = reduce
+        self.input_scale = float(input_scale)
+        if not (self.input_scale > 0 and numpy.isfinite(self.input_scale)):
+            raise ValueError('input_scale must be a positive finite number; got {}'.format(
+                input_scale))
         with self.init_scope():
             self.autoencoder = autoencoder
             self.centroids = chainer.Parameter(centroids)
@@ -99,6 +108,8 @@ class DeepEmbeddedClustering(chainer.Chain):
         return self.centroids.shape[0]
 
     def embed(self, x):
+        if self.input_scale != 1.0:
+            x = x * self.input_scale
         return self.autoencoder.encode(x)
 
     def forward(self, x, p):

@@ -1,6 +1,8 @@
 """Phase 1: the stacked denoising autoencoder, layer-wise then end to end."""
 
+import copy
 import os
+import shutil
 
 import numpy
 
@@ -8,6 +10,8 @@ import chainer
 
 from dec_chainer import _files, distributed
 from dec_chainer.links import ReconstructionLoss, StackedDenoisingAutoEncoder
+from dec_chainer.training.extensions import DivergenceError
+from dec_chainer.validation import max_abs
 from dec_chainer.training._common import (apply_in_batches, make_trainer, run_resumable,
                                           stage_random_state, stage_seed)
 
@@ -22,15 +26,56 @@ def build_autoencoder(n_features, config, rng=None):
         rng=numpy.random.RandomState(0) if rng is None else rng)
 
 
+#: Where a stage keeps the learning rate it backed off to (:data:`DECConfig.lr_backoff`).
+BACKOFF_FILE = 'lr_backoff.json'
+
+
 def _train_stage(autoencoder, data, config, n_iter, out, device, seed, progress, log_interval,
                  log, random_states=(), phase='pretraining', comm=None, scratch=None):
+    """Train one stage; with ``config.lr_backoff`` (one process), a stage that diverges
+    starts again from its initial weights with lr / 10, at most that many times."""
+    backoff = os.path.join(out, BACKOFF_FILE)
+    lr = _files.read_json(backoff)['lr'] if os.path.exists(backoff) else config.lr
+    tries = config.lr_backoff if comm is None else 0
+    initial = {name: param.array.copy() for name, param in autoencoder.namedparams()}
+    rngs = [copy.deepcopy(rs) for rs in random_states]
+    while True:
+        try:
+            return _train_stage_at(autoencoder, data, config, lr, n_iter, out, device, seed,
+                                   progress, log_interval, log, random_states, phase, comm,
+                                   scratch)
+        except DivergenceError as e:
+            if lr <= config.lr * 0.1 ** tries * 1.0001:
+                raise
+            lr = lr * 0.1
+            log('[pretrain] {}; starting again from its initial weights with lr={:g} '
+                '(lr_backoff={})'.format(str(e).split('. ')[0], lr, config.lr_backoff))
+            shutil.rmtree(out, ignore_errors=True)
+            os.makedirs(out)
+            _files.write_json(backoff, {'lr': lr, 'reason': str(e)})
+            for name, param in autoencoder.namedparams():
+                param.array[...] = initial[name]
+                param.cleargrad()
+            for rs, saved in zip(random_states, rngs):  # the same masks as the first try
+                _restore_random_state(rs, saved)
+
+
+def _restore_random_state(rs, saved):
+    if isinstance(rs, numpy.random.Generator):
+        rs.bit_generator.state = saved.bit_generator.state
+    elif isinstance(rs, numpy.random.RandomState):
+        rs.set_state(saved.get_state())
+
+
+def _train_stage_at(autoencoder, data, config, lr, n_iter, out, device, seed, progress,
+                    log_interval, log, random_states, phase, comm, scratch):
     log_interval = max(1, min(log_interval, n_iter // 10))  # at least ~10 points per curve
     loss = ReconstructionLoss(autoencoder, config.ae_loss)
     loss.to_device(device)
     trainer = make_trainer(
         loss, data, batchsize=distributed.local_batchsize(config.batchsize, comm),
         stop_trigger=(n_iter, 'iteration'),
-        lr=config.lr, momentum=config.momentum, out=out, device=device, seed=seed,
+        lr=lr, momentum=config.momentum, out=out, device=device, seed=seed,
         lr_step=config.lr_step, lr_gamma=config.lr_gamma,
         momentum_ramp=config.momentum_ramp, bias_lr_mult=config.bias_lr_mult,
         weight_decay=config.weight_decay, snapshot_interval=config.snapshot_interval,
@@ -38,14 +83,15 @@ def _train_stage(autoencoder, data, config, n_iter, out, device, seed, progress,
         log_interval=log_interval, progress=progress,
         print_keys=('iteration', 'main/loss', 'lr', 'elapsed_time'),
         random_states=random_states, phase=phase,
-        divergence_hint=lambda: _scale_hint(data, config), comm=comm, scratch=scratch)
+        divergence_hint=lambda: _scale_hint(data, lr), comm=comm, scratch=scratch)
     return run_resumable(trainer, log, comm)
 
 
-def _scale_hint(data, config):
+def _scale_hint(data, lr):
     return ('the learning rate lr={} is too large for inputs of this scale (max |x| = {:.4g}): '
-            'scale the data to about [0, 1] (images: scale=\'unit\') or lower lr '
-            '(--set lr=...).'.format(config.lr, float(numpy.abs(data).max())))
+            'scale the data to about [0, 1] (images: scale=\'unit\'; any data: '
+            'rescale=\'max_abs\'), lower lr (--set lr=...) or let the stage back off '
+            '(lr_backoff=3).'.format(lr, max_abs(data)))
 
 
 def stage_info_path(npz_path):
@@ -58,6 +104,9 @@ def _save_stage_info(npz_path, trainer):
     info = {'iterations': trainer.updater.iteration,
             'loss': log[-1].get('main/loss') if log else None,
             'seconds': round(trainer.elapsed_time, 2)}  # includes time before a resume
+    backoff = os.path.join(trainer.out, BACKOFF_FILE)
+    if os.path.exists(backoff):
+        info['lr'] = _files.read_json(backoff)['lr']
     _files.write_json(stage_info_path(npz_path), info)
     return info
 
