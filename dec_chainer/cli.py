@@ -151,6 +151,11 @@ def _run_train(args):
         print('run directory: {}'.format(out))
         return 0
     stop_after = getattr(args, 'stop_after', None)
+    if args.command == 'cluster' and args.pretrained is None and not (
+            os.path.isdir(os.path.join(out, 'pretrain'))
+            and any(f.endswith('.npz') for f in os.listdir(os.path.join(out, 'pretrain')))):
+        print('[pretrain] no --pretrained DIR and no autoencoder in {}: pretraining it '
+              'first, from scratch'.format(out))
     comm = args.comm = distributed.create_communicator(
         args.communicator, gpu=chainer.get_device(args.device).xp is not numpy)
     if comm is not None and chainer.get_device(args.device).xp is not numpy:
@@ -409,6 +414,8 @@ def _run_command(args):
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning
+            for category in _warnings_to_show():
+                warnings.simplefilter('always', category)
             return args.func(args)
     except (ValueError, OSError, RunDirectoryInUse) as e:  # OSError: files, disks
         comm = getattr(args, 'comm', None)
@@ -419,6 +426,14 @@ def _run_command(args):
             sys.stderr.flush()
             comm.mpi_comm.Abort(2)
         return 2
+
+
+def _warnings_to_show():
+    """What a run or a prediction says about the user's data and result: shown every time,
+    as one line (:func:`_show_warning`)."""
+    from dec_chainer.estimator import InputRangeWarning
+    from dec_chainer.runs import DataScaleWarning, DegenerateClusteringWarning
+    return DataScaleWarning, DegenerateClusteringWarning, InputRangeWarning
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):

@@ -34,12 +34,14 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
     learns and returns ``self``, fitted attributes end in ``_``.
 
     Args:
-        n_clusters (int): number of clusters (>= 2).
+        n_clusters (int): number of clusters (>= 1; one puts every point in it).
         dims (sequence of int): hidden layer sizes after the input, the last being the
             embedding; default: the preset's (500, 500, 2000, 10).
         preset (str): ``'quick'`` (default: end-to-end pretraining only, 24,000 iterations,
-            about 15 minutes on MNIST-70k on 2 CPU cores, for inputs scaled to about [0, 1];
-            a :class:`~dec_chainer.runs.DataScaleWarning` says when they are not),
+            about 15 minutes on MNIST-70k on 2 CPU cores; it scales the data by the power of
+            two that brings max |x| into (0.5, 1], kept in the model as ``input_scale_``,
+            and backs off the learning rate of a diverging stage: see
+            :class:`~dec_chainer.presets.DECConfig` ``rescale`` and ``lr_backoff``),
             ``'paper'`` (the full schedule: hours on a CPU) or ``'article'`` (see
             :mod:`dec_chainer.presets`).
         alpha (float): degrees of freedom of the Student's t kernel.
@@ -69,6 +71,10 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
             phase, metrics when ``fit`` got labels, the configuration, and the machine,
             versions and BLAS kernels the fit ran with (what a seeded fit repeats on).
         seed_ (int): the seed used.
+        input_scale_ (float): the factor every input is multiplied by (``config``'s
+            ``rescale``; 1 for data left as given).
+        input_range_ (tuple): (min, max) of the training data; ``predict`` warns
+            (:class:`InputRangeWarning`) on data far outside it.
     """
 
     def __init__(self, n_clusters=10, dims=None, preset='quick', alpha=1.0,
@@ -274,6 +280,9 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
         params = dict(meta['params'], device=-1 if device is None else device)
         if params.get('dims') is not None:  # JSON keeps the tuple as a list
             params['dims'] = tuple(params['dims'])
+        if isinstance(params.get('config'), dict) and 'hidden_dims' in params['config']:
+            params['config'] = dict(params['config'],
+                                    hidden_dims=tuple(params['config']['hidden_dims']))
         est = cls(**params)
         config = DECConfig.from_dict(meta['config'])
         scale = meta.get('input_scale', 1.0)  # models saved before the factor was kept: 1

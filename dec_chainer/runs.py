@@ -133,7 +133,7 @@ class DegenerateClusteringWarning(UserWarning):
 #: orders of magnitude.
 EMBEDDING_LIMIT = 1e6
 EMBEDDING_GROWTH_LIMIT = 1e4
-#: One cluster holding at least this share of the points is degenerate (if k-means' did not).
+#: One cluster holding at least this share of the points is degenerate.
 DOMINANT_SHARE = 0.9
 
 
@@ -163,21 +163,23 @@ def check_embedding(top, phase, reference=None):
 
 def degenerate_clustering(labels, kmeans_labels, n_clusters):
     """A message saying how the clustering ``labels`` is degenerate, or None: clusters
-    left empty, or one cluster with :data:`DOMINANT_SHARE` of the points where k-means'
-    largest had less."""
+    left empty, or one cluster with :data:`DOMINANT_SHARE` of the points (K >= 2), with
+    the sizes k-means started DEC from (equally degenerate there: the autoencoder
+    collapsed the data before DEC began)."""
     sizes = numpy.bincount(labels, minlength=n_clusters)
     km_sizes = numpy.bincount(kmeans_labels, minlength=n_clusters)
-    empty = int((sizes == 0).sum()) - int((km_sizes == 0).sum())
-    share, km_share = sizes.max() / sizes.sum(), km_sizes.max() / km_sizes.sum()
-    if empty > 0:
-        what = '{} of the {} clusters are empty'.format(int((sizes == 0).sum()), n_clusters)
-    elif n_clusters > 1 and share >= DOMINANT_SHARE > km_share:
-        what = 'one cluster holds {:.0%} of the points (k-means\' largest: {:.0%})'.format(
-            share, km_share)
+    empty = int((sizes == 0).sum())
+    share = sizes.max() / sizes.sum()
+    if empty:
+        what = '{} of the {} clusters are empty'.format(empty, n_clusters)
+    elif n_clusters > 1 and share >= DOMINANT_SHARE:
+        what = 'one cluster holds {:.0%} of the points'.format(share)
     else:
         return None
-    return 'DEC ended degenerate: {}; cluster sizes {} (k-means: {})'.format(
-        what, sizes.tolist(), km_sizes.tolist())
+    return ('DEC ended degenerate: {}; cluster sizes {} (k-means on the embedding, where DEC '
+            'started: {}). Unless the data is that imbalanced, its embedding collapsed: try '
+            'more pretraining iterations, another seed, or fewer clusters'.format(
+                what, sizes.tolist(), km_sizes.tolist()))
 
 
 # -- identity --------------------------------------------------------------------------

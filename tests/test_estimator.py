@@ -116,17 +116,27 @@ def test_from_config_fits_exactly_that_config(preset):
     assert clone(est)._build_config() == config  # plain parameters, as scikit-learn clones
 
 
-def test_the_default_preset_is_the_fast_one_and_warns_on_unscaled_data(digits):
-    """DEC() defaults to the quick preset (minutes, not hours); data far outside the scale
-    its lr was set for is named before training, and the divergence it leads to stops the
-    fit with one clear error."""
+def test_the_default_preset_is_the_fast_one_and_scales_the_data(digits):
+    """DEC() defaults to the quick preset (minutes, not hours). It scales the data it is
+    given by a power of two (kept in the model): scikit-learn's raw 0-16 digits fit as the
+    same pixels / 16 do, to the same labels. With the scaling switched off (and no lr
+    back-off), data far outside the scale its lr was set for is named before training, and
+    the divergence it leads to stops the fit with one clear error."""
     from dec_chainer.runs import DataScaleWarning
     from dec_chainer.training.extensions import DivergenceError
     assert DEC().preset == 'quick' and DEC()._build_config().layerwise_iters == 0
     X, _ = digits
-    est = small_dec(config=dict(SMALL, finetune_iters=100))
+    config = dict(SMALL, finetune_iters=100, dec_max_iter=30)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', ConvergenceWarning)
+        raw = small_dec(config=config).fit(X[:200] * 16)
+        unit = small_dec(config=config).fit(X[:200])
+    assert raw.input_scale_ == 1 / 16 and unit.input_scale_ == 1.0
+    numpy.testing.assert_array_equal(raw.labels_, unit.labels_)
+    numpy.testing.assert_array_equal(raw.predict(X[200:300] * 16), unit.predict(X[200:300]))
+    est = small_dec(config=dict(config, rescale='none', lr_backoff=0))
     with pytest.raises(DivergenceError), pytest.warns(DataScaleWarning, match='lr=1.0'):
-        est.fit(X[:200] * 16)  # scikit-learn's raw 0-16 digits
+        est.fit(X[:200] * 16)
 
 
 def test_stopping_at_the_iteration_cap_warns(digits):
