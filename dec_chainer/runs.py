@@ -288,14 +288,41 @@ def check_pretrained(source, config, seed, X):
     if diff:
         raise ValueError('{} pretrained a different autoencoder (differs in: {})'.format(
             source, ', '.join(diff)))
-    files = ['layer{}.npz'.format(k + 1) for k in range(len(config.hidden_dims))] \
-        if config.layerwise_iters else []
-    files += ['finetune.npz'] if config.finetune_iters else []
+    # the fine-tuned autoencoder is the whole result (the layer-wise pairs only start it)
+    files = (['finetune.npz'] if config.finetune_iters else
+             ['layer{}.npz'.format(k + 1) for k in range(len(config.hidden_dims))]
+             if config.layerwise_iters else [])
     missing = [f for f in files if not os.path.exists(os.path.join(source, 'pretrain', f))]
     if missing:
         raise FileNotFoundError('{} has not finished pretraining (missing {})'.format(
             source, ', '.join(missing)))
+    _check_digests(source)
     return files
+
+
+#: A shipped autoencoder's file digests: ``{path under the run directory: BLAKE2b}``.
+DIGESTS_FILE = 'digests.json'
+
+
+def file_digest(path):
+    """BLAKE2b (16 bytes, hex) of the file ``path``."""
+    h = hashlib.blake2b(digest_size=16)
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(1 << 20), b''):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _check_digests(source):
+    """Where ``source`` lists its files' digests (a shipped autoencoder), each must match."""
+    path = os.path.join(source, DIGESTS_FILE)
+    if not os.path.exists(path):
+        return
+    for name, digest in sorted(_files.read_json(path).items()):
+        if file_digest(os.path.join(source, name)) != digest:
+            raise ValueError('{}: its BLAKE2b digest is not the one {} records ({}): the '
+                             'file was changed or damaged; restore it (git checkout) or '
+                             'pretrain again'.format(os.path.join(source, name), path, digest))
 
 
 def _check_readable(path, source):
@@ -326,10 +353,12 @@ def _reuse_pretrained(source, out, config, seed, X, log):
     for f in files:  # a damaged source is named before anything is copied
         _check_readable(os.path.join(source, 'pretrain', f), source)
     os.makedirs(os.path.join(out, 'pretrain'), exist_ok=True)
-    for f in files:
-        info = stage_info_path(os.path.join(source, 'pretrain', f))  # its recorded time
+    stages = ['layer{}.npz'.format(k + 1) for k in range(len(config.hidden_dims))] + files
+    for f in stages:  # every stage's recorded iterations, loss and time
+        info = stage_info_path(os.path.join(source, 'pretrain', f))
         if os.path.exists(info):
             _files.copy(info, stage_info_path(os.path.join(out, 'pretrain', f)))
+    for f in files:
         _files.copy(os.path.join(source, 'pretrain', f), os.path.join(out, 'pretrain', f))
     log('[pretrain] reusing the autoencoder of {}'.format(source))
 

@@ -161,7 +161,14 @@ def pretrain_autoencoder(sdae, X, config, out, device, seed=0, progress=True, lo
             stages[name] = _save_stage_info(path, trainer)
             _files.save_npz(path, link)
 
-    if config.layerwise_iters:
+    finetuned = config.finetune_iters and distributed.bcast(
+        comm, os.path.exists(os.path.join(out, 'finetune.npz')))
+    if config.layerwise_iters and finetuned:  # the fine-tuned result supersedes the pairs:
+        for k in range(len(sdae)):            # their records only (a shipped autoencoder
+            path = os.path.join(out, 'layer{}.npz'.format(k + 1))  # has none)
+            if root and os.path.exists(stage_info_path(path)):
+                stages['layer{}'.format(k + 1)] = _load_stage_info(path)
+    elif config.layerwise_iters:
         data = X
         for k, pair in enumerate(sdae):
             name = 'layer{}'.format(k + 1)
