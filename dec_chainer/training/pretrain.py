@@ -35,24 +35,27 @@ def _train_stage(autoencoder, data, config, n_iter, out, device, seed, progress,
     """Train one stage; with ``config.lr_backoff`` (one process), a stage that diverges
     starts again from its initial weights with lr / 10, at most that many times."""
     backoff = os.path.join(out, BACKOFF_FILE)
-    lr = _files.read_json(backoff)['lr'] if os.path.exists(backoff) else config.lr
+    attempt = _files.read_json(backoff)['attempt'] if os.path.exists(backoff) else 0
     tries = config.lr_backoff if comm is None else 0
     initial = {name: param.array.copy() for name, param in autoencoder.namedparams()}
     rngs = [copy.deepcopy(rs) for rs in random_states]
     while True:
+        lr = config.lr / 10 ** attempt
         try:
             return _train_stage_at(autoencoder, data, config, lr, n_iter, out, device, seed,
                                    progress, log_interval, log, random_states, phase, comm,
                                    scratch)
         except DivergenceError as e:
-            if lr <= config.lr * 0.1 ** tries * 1.0001:
+            if attempt >= tries:
                 raise
-            lr = lr * 0.1
+            attempt += 1
             log('[pretrain] {}; starting again from its initial weights with lr={:g} '
-                '(lr_backoff={})'.format(str(e).split('. ')[0], lr, config.lr_backoff))
+                '(lr_backoff={})'.format(str(e).split('. ')[0], config.lr / 10 ** attempt,
+                                         config.lr_backoff))
             shutil.rmtree(out, ignore_errors=True)
             os.makedirs(out)
-            _files.write_json(backoff, {'lr': lr, 'reason': str(e)})
+            _files.write_json(backoff, {'attempt': attempt, 'lr': config.lr / 10 ** attempt,
+                                        'reason': str(e)})
             for name, param in autoencoder.namedparams():
                 param.array[...] = initial[name]
                 param.cleargrad()
@@ -88,7 +91,7 @@ def _train_stage_at(autoencoder, data, config, lr, n_iter, out, device, seed, pr
 
 
 def _scale_hint(data, lr):
-    return ('the learning rate lr={} is too large for inputs of this scale (max |x| = {:.4g}): '
+    return ('the learning rate lr={:g} is too large for inputs of this scale (max |x| = {:.4g}): '
             'scale the data to about [0, 1] (images: scale=\'unit\'; any data: '
             'rescale=\'max_abs\'), lower lr (--set lr=...) or let the stage back off '
             '(lr_backoff=3).'.format(lr, max_abs(data)))
