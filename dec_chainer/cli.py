@@ -10,6 +10,7 @@ import warnings
 
 import numpy
 
+import dec_chainer
 from dec_chainer import _compat, distributed
 import chainer  # noqa: E402  (after dec_chainer, which patches the stack for it)
 
@@ -395,13 +396,17 @@ def main(argv=None):
             parser.print_help()
             return 2
         command = args.command
-        return _run_command(args)
+        code = _run_command(args)
     except KeyboardInterrupt:
         print('dec-chainer{}: interrupted{}'.format(
             '' if command is None else ' ' + command,
             '' if command is None else '; the same command resumes a run from its last '
                                        'snapshot'), file=sys.stderr)
-        return 130
+        code = 130
+    if dec_chainer._started_as_command():
+        # the command has ended: a Ctrl-C while the interpreter exits changes nothing
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    return code
 
 
 def _run_command(args):

@@ -378,7 +378,7 @@ def test_predict_warns_on_data_far_outside_the_training_range(small_run, tmp_pat
         warnings.simplefilter('error')
         est.predict(X[:10])  # within the range: no warning
     from dec_chainer.estimator import InputRangeWarning
-    with pytest.warns(InputRangeWarning, match=r'values in \[10, 79\], far outside the '
+    with pytest.warns(InputRangeWarning, match=r'values in \[1, 79\], far outside the '
                                                r'range the model was fitted on, \[0.1, 7.9\]'):
         est.predict(X * 10)
     numpy.save(tmp_path / 'big.npy', X * 10)
@@ -404,17 +404,15 @@ def console_script():
     return os.path.join(os.path.dirname(sys.executable), 'dec-chainer')
 
 
-@pytest.mark.parametrize('delay', [0.3, 0.8, 1.5])
-def test_ctrl_c_while_starting_is_one_line(delay, tmp_path):
-    """SIGINT at any moment of start-up (Chainer and NumPy importing, the parser) ends in
-    one line and exit status 130, never a traceback."""
+@pytest.mark.parametrize('delay', [0.3, 1.0, 3.0])
+def test_ctrl_c_at_any_moment_is_one_line(delay, tmp_path):
+    """SIGINT at any moment (Chainer and NumPy importing, the parser, training) ends in one
+    line and exit status 130, never a traceback."""
     import signal
-    proc = subprocess.Popen([console_script(), 'train', '--dataset', 'digits', '--dry-run',
+    proc = subprocess.Popen([console_script(), 'train', '--dataset', 'digits', '--no-progress',
                              '--out', str(tmp_path / 'r')], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, cwd=ROOT)
     time.sleep(delay)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
-    if proc.returncode == 0:  # it had finished already: nothing to interrupt
-        return
     assert proc.returncode == 130 and err.count('\n') == 1 and 'interrupted' in err, err
