@@ -10,8 +10,7 @@ import warnings
 
 import numpy
 
-import dec_chainer
-from dec_chainer import _compat, distributed
+from dec_chainer import _compat, _launch, distributed
 import chainer  # noqa: E402  (after dec_chainer, which patches the stack for it)
 
 from dec_chainer.presets import PRESETS
@@ -386,7 +385,7 @@ def build_parser():
 
 
 def main(argv=None):
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # see dec_chainer/__init__.py
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # see dec_chainer/_launch.py
     command = None
     try:
         parser = build_parser()
@@ -403,7 +402,7 @@ def main(argv=None):
             '' if command is None else '; the same command resumes a run from its last '
                                        'snapshot'), file=sys.stderr)
         code = 130
-    if dec_chainer._started_as_command():
+    if _launch.started_as_command():
         # the command has ended: a Ctrl-C while the interpreter exits changes nothing
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     return code
