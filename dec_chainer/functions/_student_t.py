@@ -25,6 +25,8 @@ import numpy
 
 from chainer.backends import cuda
 
+from dec_chainer.functions import _kernels
+
 KERNELS = ('squared', 'distance')
 
 
@@ -87,42 +89,6 @@ def log_q_cpu(z, mu, alpha, kernel):
     return logk, q, h
 
 
-# One thread per row i, looping over the K centroids: the distances, the kernel, the row
-# log-sum-exp and q in a single pass over the GEMM output (K is small in clustering). The
-# arithmetic is double: far points' squared distances overflow float32 (|z| ~ 1e19), and
-# the double kernel keeps their q finite at no cost to speed here.
-_SOFT_ASSIGNMENT_FWD = '''
-const int base = i * K;
-double m = 0;
-for (int j = 0; j < K; ++j) {
-    double d = zz + mm[j] - 2 * (double)zm[base + j];
-    if (d < 0) d = 0;
-    double lk, hh;
-    if (squared) {
-        lk = -(alpha + 1) / 2 * log1p(d / alpha);
-        hh = 1 / (1 + d / alpha);
-    } else {
-        double r = sqrt(d);
-        double fl = sqrt(eps * (zz + mm[j]));
-        if (fl < eps) fl = eps;
-        lk = -(alpha + 1) / 2 * log1p(r / alpha);
-        hh = 1 / ((r > fl ? r : fl) * (alpha + r));
-    }
-    logq[base + j] = lk;
-    h[base + j] = hh;
-    if (j == 0 || lk > m) m = lk;
-}
-double s = 0;
-for (int j = 0; j < K; ++j) s += exp((double)logq[base + j] - m);
-const double lse = m + log(s);
-for (int j = 0; j < K; ++j) {
-    const double v = (double)logq[base + j] - lse;
-    logq[base + j] = v;
-    q[base + j] = exp(v);
-}
-'''
-
-
 def log_q_gpu(z, mu, alpha, kernel):
     """Return ``log q``, ``q`` and ``h`` with CuPy: cuBLAS GEMM + one fused row kernel."""
     cupy = cuda.cupy
@@ -134,11 +100,7 @@ def log_q_gpu(z, mu, alpha, kernel):
     logq = cupy.empty((n, K), dtype=z.dtype)
     q = cupy.empty_like(logq)
     h = cupy.empty_like(logq)
-    cuda.elementwise(
-        'float64 zz, raw T zm, raw float64 mm, int32 K, float64 alpha, float64 eps, '
-        'bool squared', 'raw T logq, raw T q, raw T h',
-        _SOFT_ASSIGNMENT_FWD, 'dec_soft_assignment_fwd',
-    )(zz, zm, mm, numpy.int32(K), float(alpha), float(numpy.finfo(z.dtype).eps),
+    _kernels.elementwise('dec_soft_assignment_fwd')(zz, zm, mm, numpy.int32(K), float(alpha), float(numpy.finfo(z.dtype).eps),
       kernel == 'squared', logq, q, h)
     return logq, q, h
 

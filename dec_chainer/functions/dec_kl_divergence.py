@@ -2,11 +2,10 @@
 
 import numpy
 
-from chainer.backends import cuda
 from chainer import function
 from chainer.utils import type_check
 
-from dec_chainer.functions import _student_t
+from dec_chainer.functions import _kernels, _student_t
 
 
 class DECKLDivergence(function.Function):
@@ -64,11 +63,7 @@ class DECKLDivergence(function.Function):
         z, mu, p = inputs
         self.logq, _, self.h = _student_t.log_q_gpu(z, mu, self.alpha, self.kernel)
         # summed in float64, as on the CPU
-        kl = cuda.reduce(
-            'T p, T logq', 'float64 kl',
-            'p > 0 ? (double)p * (log((double)p) - (double)logq) : 0.0', 'a + b', 'kl = a',
-            '0', 'dec_kl_fwd', reduce_type='float64',
-        )(p, self.logq)
+        kl = _kernels.reduction('dec_kl_fwd')(p, self.logq)
         return (kl * self._scale(len(z))).astype(z.dtype),
 
     def backward_cpu(self, inputs, grad_outputs):
@@ -91,10 +86,7 @@ class DECKLDivergence(function.Function):
         s = p.sum(axis=1, keepdims=True)
         coef = z.dtype.type(
             _student_t.kernel_coefficient(self.alpha, self.kernel) * self._scale(len(z)))
-        A = cuda.elementwise(
-            'T p, T logq, T h, T s, T gy, T coef', 'T A',
-            'A = coef * gy * h * (p - s * exp(logq))', 'dec_kl_bwd',
-        )(p, self.logq, self.h, s, gy, coef)
+        A = _kernels.elementwise('dec_kl_bwd')(p, self.logq, self.h, s, gy, coef)
         gz, gmu = _student_t.grads_from_coefficients(A, z, mu)
         return gz, gmu, None
 

@@ -6,7 +6,7 @@ from chainer.backends import cuda
 from chainer import function
 from chainer.utils import type_check
 
-from dec_chainer.functions import _student_t
+from dec_chainer.functions import _kernels, _student_t
 
 
 class SoftAssignment(function.Function):
@@ -60,10 +60,7 @@ class SoftAssignment(function.Function):
         z, mu = inputs
         gq, = grad_outputs
         t = cuda.cupy.einsum('ij,ij->i', self.q, gq)[:, None]
-        A = cuda.elementwise(
-            'T q, T gq, T t, T h, T coef', 'T A',
-            'A = -coef * h * q * (gq - t)', 'dec_soft_assignment_bwd',
-        )(self.q, gq, t, self.h,
+        A = _kernels.elementwise('dec_soft_assignment_bwd')(self.q, gq, t, self.h,
           z.dtype.type(_student_t.kernel_coefficient(self.alpha, self.kernel)))
         return _student_t.grads_from_coefficients(A, z, mu)
 

@@ -3,20 +3,8 @@
 import numpy
 
 from chainer import backend
-from chainer.backends import cuda
 
-# One thread per row: w_j = q_ij^2 / f_j, then the row is normalised.
-_TARGET_FWD = '''
-const int base = i * K;
-T total = 0;
-for (int j = 0; j < K; ++j) {
-    const T w = q[base + j] * q[base + j] / f[j];
-    p[base + j] = w;
-    total += w;
-}
-for (int j = 0; j < K; ++j) p[base + j] /= total;
-'''
-
+from dec_chainer.functions import _kernels
 
 def cluster_frequencies(q):
     """``f_j = sum_i q_ij``, summed as :func:`target_distribution` sums it (on the CPU
@@ -73,8 +61,5 @@ def target_distribution(q, frequencies=None):
     f = xp.maximum(cluster_frequencies(q) if frequencies is None else frequencies, tiny)
     q = xp.ascontiguousarray(q)
     p = xp.empty_like(q)
-    cuda.elementwise(
-        'raw T q, raw T f, int32 K', 'raw T p',
-        _TARGET_FWD, 'dec_target_distribution_fwd',
-    )(q, xp.ascontiguousarray(f), numpy.int32(q.shape[1]), p, size=q.shape[0])
+    _kernels.elementwise('dec_target_distribution_fwd')(q, xp.ascontiguousarray(f), numpy.int32(q.shape[1]), p, size=q.shape[0])
     return p
