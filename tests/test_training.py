@@ -410,7 +410,7 @@ def test_pretraining_divergence_stops_at_once_and_names_the_cause(digits, tmp_pa
                             log=lambda *a: None, **QUIET)
     msg = str(e.value)
     assert 'pretraining (end-to-end fine-tuning) diverged at iteration' in msg
-    assert 'lr=1.0 ' in msg and 'max |x| = 1000)' in msg and 'The data is finite' in msg
+    assert 'lr=1 ' in msg and 'max |x| = 1000)' in msg and 'The data is finite' in msg
     it = int(msg.split('iteration ')[1].split(':')[0])
     assert it < 200
     assert not os.path.exists(tmp_path / 'pretrain' / 'finetune.npz')
