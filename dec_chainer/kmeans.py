@@ -15,9 +15,9 @@ def kmeans(X, n_clusters, n_init=20, random_state=0, max_iter=300):
     """Best of ``n_init`` k-means++ runs by inertia (``KMeans(n_init=n_init)``).
 
     Returns:
-        tuple: ``(centers, labels, inertia)`` with ``centers`` of shape (n_clusters, d) in
-        the dtype of ``X`` (float32 unless float64), int64 ``labels`` of shape (n,) and the
-        float inertia.
+        tuple: ``(centers, labels, inertia)`` with float32 ``centers`` of shape
+        (n_clusters, d) (``X`` is checked and cast to float32 first, as training uses it),
+        int64 ``labels`` of shape (n,) and the float inertia.
     """
     X = check_array(X, name='X')
     n_clusters = check_n_clusters(n_clusters, X.shape[0])

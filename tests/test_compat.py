@@ -45,8 +45,15 @@ def test_sctypes_patch_is_needed():
 
 
 def test_sctypes_not_left_on_numpy():
-    # the table lives only in as_strided's module namespace
-    assert hasattr(numpy, 'sctypes') == (not _compat._needs_sctypes())
+    """The table lives only in as_strided's module namespace: NumPy, before and after
+    Chainer imports, has sctypes exactly when it had it on its own (a fresh interpreter)."""
+    r = run_python('import sys, numpy; before = hasattr(numpy, "sctypes"); '
+                   'import dec_chainer, chainer.functions; '
+                   'a = sys.modules["chainer.functions.array.as_strided"]; '
+                   'print(before, hasattr(numpy, "sctypes"), "float" in a.np.sctypes)')
+    assert r.returncode == 0, r.stderr
+    before, after, seen = r.stdout.split()
+    assert before == after and seen == 'True'
 
 
 def test_as_strided_forward_backward_works():

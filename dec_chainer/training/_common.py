@@ -32,6 +32,7 @@ def stage_seed(seed, stage):
     100 + k    minibatch order of pair k (k = 0, 1, ...)
     150        minibatch order of end-to-end fine-tuning
     200        k-means restarts
+    201        the rows k-means runs on (``kmeans_samples``)
     301        minibatch order of the DEC phase
     =========  ==========================================================
     """
