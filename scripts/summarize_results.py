@@ -14,6 +14,7 @@ keeps in ``DIR/stage-logs/`` (each stage's Chainer LogReport), against the bench
 ``results/bench/bench_train_stages.json``.
 """
 
+import argparse
 import glob
 import json
 import os
@@ -233,15 +234,25 @@ def speeds(directory, bench=None):
 
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ['--overview']:
-        print(overview(argv[1] if len(argv) > 1 else 'results'))
+    p = argparse.ArgumentParser(
+        description=__doc__.split('\n\n')[0],
+        epilog='Without --overview or --speeds: one table per DIR (default results/quick).')
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument('--overview', action='store_true',
+                      help="the tables of results/README.md from every group under DIR "
+                           "(default 'results')")
+    mode.add_argument('--speeds', action='store_true',
+                      help='the pretraining speed of the full run in each DIR, stage by stage')
+    p.add_argument('dirs', nargs='*', metavar='DIR')
+    args = p.parse_args(argv)
+    if args.overview:
+        print(overview(args.dirs[0] if args.dirs else 'results'))
         return 0
-    if argv[:1] == ['--speeds']:
-        for directory in argv[1:]:
+    if args.speeds:
+        for directory in args.dirs:
             print(speeds(directory))
         return 0
-    for directory in argv or ['results/quick']:
+    for directory in args.dirs or ['results/quick']:
         runs = load(directory)
         if not runs:
             print('no runs in {}'.format(directory), file=sys.stderr)
