@@ -16,8 +16,17 @@ import numpy
 
 
 def git_commit(path=None):
-    path = path or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    """The commit (``+dirty`` with uncommitted changes) of the project checkout at ``path``
+    (default: the one this package was imported from), or None where that is not the
+    top of a git checkout: an installed package inside some other repository (a
+    virtualenv's site-packages in a project of its own) records no commit, not that
+    repository's."""
+    path = os.path.realpath(path or os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     try:
+        top = subprocess.run(['git', 'rev-parse', '--show-toplevel'], cwd=path,
+                             capture_output=True, text=True, timeout=10).stdout.strip()
+        if not top or os.path.realpath(top) != path:
+            return None
         commit = subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=path, capture_output=True,
                                 text=True, timeout=10).stdout.strip()
         dirty = subprocess.run(['git', 'status', '--porcelain', '--untracked-files=no'],

@@ -187,3 +187,22 @@ def test_sigkill_midway_then_the_same_command_ends_where_an_unbroken_run_does(tm
     assert '[resume]' in resumed.stdout
     numpy.testing.assert_array_equal(numpy.load(tmp_path / 'killed' / 'labels.npy'),
                                      numpy.load(tmp_path / 'whole' / 'labels.npy'))
+
+
+def test_provenance_records_only_the_projects_own_commit(tmp_path):
+    """A commit is recorded from the project's checkout, never from a repository that
+    merely encloses the package (an installed copy inside another project)."""
+    import subprocess
+    from dec_chainer.provenance import git_commit
+    from conftest import ROOT
+    here = git_commit()
+    assert here and len(here.split('+')[0]) == 40
+    assert git_commit(ROOT) == here
+    outer = tmp_path / 'other-project'
+    package = outer / 'venv' / 'site-packages'
+    package.mkdir(parents=True)
+    subprocess.run(['git', 'init', '-q', str(outer)], check=True)
+    subprocess.run(['git', '-C', str(outer), '-c', 'user.email=a@b', '-c', 'user.name=a',
+                    'commit', '-q', '--allow-empty', '-m', 'x'], check=True)
+    assert git_commit(str(package)) is None
+    assert git_commit(str(outer)) and git_commit(str(outer)) != here
