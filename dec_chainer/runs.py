@@ -184,15 +184,18 @@ def degenerate_clustering(labels, kmeans_labels, n_clusters):
 
 # -- identity --------------------------------------------------------------------------
 
-def data_fingerprint(X, n_pretrain):
+def data_fingerprint(X, n_pretrain, whole=True):
     """BLAKE2b digests of the first ``n_pretrain`` rows of ``X`` (what the autoencoder
-    learns from) and of all of them: a run directory refuses other data of the same shape."""
+    learns from) and, with ``whole``, of all of them: a run directory refuses other data
+    of the same shape."""
     h = hashlib.blake2b(digest_size=16)
     X = numpy.ascontiguousarray(X, dtype=numpy.float32)  # as trained on
     h.update(memoryview(X[:n_pretrain]))  # the bytes of the rows, no copy
-    pretrain = h.hexdigest()
-    h.update(memoryview(X[n_pretrain:]))   # one pass over the data for both digests
-    return {'data_blake2b': h.hexdigest(), 'pretrain_data_blake2b': pretrain}
+    digests = {'pretrain_data_blake2b': h.hexdigest()}
+    if whole:
+        h.update(memoryview(X[n_pretrain:]))   # one pass over the data for both digests
+        digests['data_blake2b'] = h.hexdigest()
+    return digests
 
 
 def run_identity(config, seed, n_clusters, X, processes=1):
@@ -279,12 +282,16 @@ def check_pretrained(source, config, seed, X):
     if not os.path.exists(path):
         raise FileNotFoundError('{} is not a run directory (no {})'.format(source, RUN_FILE))
     theirs = _files.read_json(path)
-    mine = run_identity(config, seed, 0, X)
     # a setting added since that run started has its default, which computes what ran
     their_config = dict(DECConfig().to_dict(), **theirs['config'])
+    mine = dict(config=config.to_dict(), seed=int(seed), n_samples=int(X.shape[0]),
+                n_features=int(X.shape[1]))
     diff = [k for k in PRETRAIN_KEYS if their_config.get(k) != mine['config'].get(k)]
-    diff += [k for k in ('seed', 'n_samples', 'n_features', 'pretrain_data_blake2b')
-             if theirs.get(k) != mine[k]]
+    diff += [k for k in ('seed', 'n_samples', 'n_features') if theirs.get(k) != mine[k]]
+    if not diff:  # the data is hashed only where everything else agrees
+        digest = data_fingerprint(X, config.n_pretrain(len(X)), whole=False)
+        if theirs.get('pretrain_data_blake2b') != digest['pretrain_data_blake2b']:
+            diff.append('pretrain_data_blake2b')
     if diff:
         raise ValueError('{} pretrained a different autoencoder (differs in: {})'.format(
             source, ', '.join(diff)))

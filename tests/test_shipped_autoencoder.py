@@ -94,3 +94,19 @@ def test_the_shipped_mnist_autoencoder_gives_the_committed_ae_kmeans(tmp_path):
     assert report['pretrain']['finetune']['loaded']
     assert report['metrics']['ae_kmeans']['acc'] == pytest.approx(
         provenance['ae_kmeans']['acc'], abs=0.005)
+
+
+def test_settings_are_compared_before_the_data_is_hashed(shipped, monkeypatch):
+    """Looking for a reusable autoencoder among many runs costs no pass over the data for
+    the runs whose settings differ (run_many compares every job with every finished run)."""
+    from dec_chainer import runs
+    X, _, config, _, ship = shipped
+    hashed = []
+    real = runs.data_fingerprint
+    monkeypatch.setattr(runs, 'data_fingerprint',
+                        lambda *a, **k: hashed.append(1) or real(*a, **k))
+    assert runs.find_pretrained([str(ship)], config.replace(lr=0.05), 2, X) is None
+    assert runs.find_pretrained([str(ship)], config, 3, X) is None  # another seed
+    assert hashed == []
+    assert runs.find_pretrained([str(ship)], config, 2, X) == str(ship)
+    assert hashed == [1]
