@@ -101,11 +101,12 @@ if [ "$cpu" = 1 ]; then
 else
   step tests "$TESTS_S" "$py" -m pytest -q -p no:cacheprovider -m gpu tests
   if command -v compute-sanitizer >/dev/null 2>&1; then
+    before=$status
     step memcheck "$TESTS_S" compute-sanitizer --tool memcheck --error-exitcode 3 \
       "$py" -m pytest -q -p no:cacheprovider tests/test_functions_gpu.py
     [ "${took[memcheck]##*exit }" = 3 ] || [ "${took[memcheck]##*exit }" = 0 ] || {
       echo "(compute-sanitizer refused to run here: exit ${took[memcheck]##*exit }; the memcheck part is skipped)"
-      status=0; }
+      status=$before; }
   else
     echo "(no compute-sanitizer on this machine: the memcheck part is skipped)"
   fi
@@ -123,12 +124,13 @@ step quick "$QUICK_S" "$py" -m dec_chainer train --preset quick --dataset "$data
 # (d) the paper schedule for the time left, resumable
 left=$(( TOTAL_S - ($(date +%s) - t0) ))
 if [ "$left" -gt 20 ]; then
+  before=$status
   step paper "$left" "$py" -m dec_chainer train --preset paper --dataset "$data" --seed 0 \
     --device "$device" --out "$runs/paper-mnist-s0" --results "$out" \
     --name "paper-$data-seed0" --no-progress --no-figures \
     --set snapshot_seconds=60 ${paper_set[@]+"${paper_set[@]}"}
   [ "$cpu" = 1 ] || [ "${took[paper]##*exit }" != 124 ] || {
-    echo "(the paper run stopped at the time cap; the same command resumes it)"; status=0; }
+    echo "(the paper run stopped at the time cap; the same command resumes it)"; status=$before; }
 else
   echo "== paper: no time left in this call"
 fi

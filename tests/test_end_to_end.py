@@ -35,6 +35,10 @@ from dec_chainer.datasets import load_digits
 SEEDS = (0, 1, 2)
 
 
+# every test here reads the same seeded runs on the digits (about 40 s)
+pytestmark = pytest.mark.slow
+
+
 @pytest.fixture(scope='module')
 def digits_runs():
     X, y = load_digits()

@@ -4,9 +4,12 @@ run to the end on the CPU and bring back at most 8 files (issue 24, third part).
 import os
 import subprocess
 
+import pytest
+
 from conftest import ROOT
 
 
+@pytest.mark.slow
 def test_gpu_check_runs_every_step_on_the_cpu(tmp_path):
     out = tmp_path / 'gpu'
     r = subprocess.run(['bash', os.path.join(ROOT, 'scripts', 'gpu_check.sh'), '--cpu',

@@ -49,6 +49,7 @@ SMALL = ['hidden_dims=[32,32,64,10]', 'layerwise_iters=100', 'finetune_iters=600
          'dec_max_iter=200', 'update_interval=40', 'kmeans_n_init=2']
 
 
+@pytest.mark.slow
 def test_a_memory_mapped_npy_clusters_as_the_same_data_in_memory(tmp_path):
     """The digits as a float32 .npy (memory-mapped: layer-wise codes, P and labels in
     files under the run's scratch directory, removed at the end) and as an .npz (in

@@ -92,6 +92,7 @@ def test_an_exception_on_one_rank_ends_the_whole_job(tmp_path):
     assert not (tmp_path / 'not_reached').exists()
 
 
+@pytest.mark.slow
 def test_two_processes_train_to_a_results_table_with_one_process_labels(tmp_path):
     """``mpiexec -n 2 dec-chainer train`` on the digits ends in the results table; with the
     same maths as one process (no dropout, full batches) it ends with one process's labels
@@ -149,6 +150,7 @@ RESUMABLE = ['hidden_dims=[32,32,64,10]', 'layerwise_iters=0', 'finetune_iters=6
              'kmeans_n_init=2', 'kmeans_samples=900']
 
 
+@pytest.mark.slow
 def test_kill_one_rank_then_the_same_command_resumes_where_an_unbroken_run_ends(tmp_path):
     """SIGKILL of rank 1 midway through fine-tuning ends the job; the same command resumes
     both ranks from the newest snapshot they share and ends with the labels of an

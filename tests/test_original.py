@@ -136,6 +136,7 @@ def test_an_invocation_that_reruns_no_phase_keeps_the_earlier_times(tmp_path):
     assert rerun['seconds']['pretrain'] == 10.0 and 'earlier' not in rerun
 
 
+@pytest.mark.slow
 def test_offline_mnist_through_chainers_own_loader(tmp_path, monkeypatch):
     from dec_chainer.datasets import load_mnist
 

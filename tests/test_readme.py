@@ -60,6 +60,7 @@ def test_readme_has_the_two_commands():
     assert 'bash scripts/test.sh' in ci
 
 
+@pytest.mark.slow
 def test_readme_cli_commands(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     X, _ = load_digits()
@@ -86,6 +87,7 @@ def test_readme_cli_commands(tmp_path, monkeypatch, capsys):
     assert metrics['dec']['acc'] > 0.75
 
 
+@pytest.mark.slow
 def test_readme_python_example(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     code, = blocks('python')

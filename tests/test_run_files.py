@@ -154,6 +154,7 @@ def test_one_process_at_a_time_owns_a_run_directory(data, tmp_path):
     fit(data, tmp_path)                               # released: the run goes ahead
 
 
+@pytest.mark.slow
 def test_sigkill_midway_then_the_same_command_ends_where_an_unbroken_run_does(tmp_path):
     """A real SIGKILL (not an injected fault) in the middle of fine-tuning: the same command
     resumes from the last snapshot and ends with the labels of an uninterrupted run."""

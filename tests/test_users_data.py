@@ -40,6 +40,7 @@ def iris():
     return load_iris(return_X_y=True)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('name, transform', [
     ('standardised', lambda X: StandardScaler().fit_transform(X)),
     ('raw', lambda X: X),
@@ -84,6 +85,7 @@ BLOBS = {'hidden_dims': (8, 8, 16, 3), 'finetune_iters': 300, 'dec_max_iter': 10
          'update_interval': 5}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('overrides', [{}, {'rescale': 'none', 'lr_backoff': 0}],
                          ids=['defaults', 'unscaled-no-backoff'])
 def test_standardised_blobs_never_end_in_one_cluster_silently(overrides):
@@ -137,6 +139,7 @@ def test_degenerate_clustering_and_blow_up_are_named():
         check_embedding(1e5, 'the DEC phase', 1.0)
 
 
+@pytest.mark.slow
 def test_a_diverging_stage_backs_off_and_says_so(iris):
     """Raw iris left unscaled (values up to 7.9) diverges at lr 1.0 and 0.1 on every kernel
     (SkylakeX, Haswell, Sandybridge): the stage starts again from its initial weights at
