@@ -123,8 +123,7 @@ class EmbeddingBlowUpError(ValueError):
 
 
 class DegenerateClusteringWarning(UserWarning):
-    """DEC ended with empty clusters, or with one cluster holding nearly every point where
-    k-means did not."""
+    """DEC ended with empty clusters, or with one cluster holding nearly every point."""
 
 
 #: An embedding with a coordinate beyond this has blown up (Student's t assignments of such
@@ -148,7 +147,8 @@ def embedding_max(encode, X, batchsize, device, comm=None):
 
 def check_embedding(top, phase, reference=None):
     """Raise :class:`EmbeddingBlowUpError` if ``top`` (``max |z|`` after ``phase``) has
-    blown up, absolutely or against ``reference`` (``max |z|`` where it started)."""
+    blown up, absolutely or against ``reference`` (the largest coordinate of the
+    centroids the phase started from)."""
     grown = reference is not None and reference > 0 and \
         top > EMBEDDING_GROWTH_LIMIT * reference
     if top > EMBEDDING_LIMIT or grown or not numpy.isfinite(top):
