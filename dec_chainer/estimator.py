@@ -73,7 +73,8 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
         seed_ (int): the seed used.
         input_scale_ (float): the factor every input is multiplied by (``config``'s
             ``rescale``; 1 for data left as given).
-        input_range_ (tuple): (min, max) of the training data; ``predict`` warns
+        input_range_ (tuple): (min, max) of the training data (from the run's report:
+            None on the ranks other than 0 of a data-parallel fit); ``predict`` warns
             (:class:`InputRangeWarning`) on data far outside it.
     """
 
@@ -136,7 +137,8 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
         model, labels, report = fit_dec(X, y, n_clusters, config, out=self.run_dir,
                                         device=self.device, seed=seed,
                                         progress=bool(self.verbose), **run_options)
-        self._set_fitted(model, config, X.shape[1], seed, value_range(X))
+        self._set_fitted(model, config, X.shape[1], seed,
+                         None if report is None else report['input_range'])
         self.labels_ = labels
         self.report_ = report
         if report is None:  # a rank other than 0 of a data-parallel run

@@ -52,8 +52,8 @@ from dec_chainer.training import build_autoencoder, pretrain_autoencoder, train_
 from dec_chainer.training._common import apply_in_batches, stage_random_state, stage_seed
 from dec_chainer.training.pretrain import stage_info_path
 from dec_chainer.validation import (check_array, check_distinct_rows, check_labels,
-                                    check_n_clusters, is_memory_mapped, max_abs,
-                                    rescale_factor, row_blocks)
+                                    check_n_clusters, is_memory_mapped, rescale_factor,
+                                    row_blocks, value_range)
 
 RUN_FILE = 'run.json'
 
@@ -84,12 +84,13 @@ class DataScaleWarning(UserWarning):
 SCALE_LIMIT = 100.0
 
 
-def input_scale(X, config):
-    """The factor the run multiplies ``X`` by (``config.rescale``; 1 for ``'none'``).
+def input_scale(data_range, config):
+    """The factor the run multiplies data of ``data_range`` (min, max) by
+    (``config.rescale``; 1 for ``'none'``).
 
     Warns (:class:`DataScaleWarning`) before training when the scaled data makes the
     autoencoder's learning rate likely to diverge, saying what to do."""
-    top = max_abs(X)
+    top = max(-data_range[0], data_range[1])
     scale = rescale_factor(top, config.rescale)
     if config.lr * (top * scale) ** 2 > SCALE_LIMIT:
         warnings.warn(DataScaleWarning(
@@ -422,10 +423,11 @@ def fit_dec(X, y=None, n_clusters=10, config='paper', out=None, device=-1, seed=
     if y is not None:
         y = check_labels(y, X.shape[0], name='y')
     n_clusters = check_n_clusters(n_clusters, config.n_cluster(len(X)))
-    scale = None
+    scale = data_range = None
     if root:
         check_distinct_rows(X[:config.n_cluster(len(X))], n_clusters)
-        scale = input_scale(X, config)
+        data_range = value_range(X)
+        scale = input_scale(data_range, config)
     scale = distributed.bcast(comm, scale)
     for name, value in (('batchsize', config.batchsize),
                         ('dec_batchsize', config.dec_batchsize or distributed.size(comm))):
@@ -458,6 +460,7 @@ def fit_dec(X, y=None, n_clusters=10, config='paper', out=None, device=-1, seed=
     if pretrained is not None:
         report['pretrained_from'] = os.path.abspath(pretrained)
     report['provenance'] = origin
+    report['input_range'] = list(data_range)  # what predictions are checked against
     return Run(model, labels, report)
 
 

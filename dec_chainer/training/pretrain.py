@@ -37,8 +37,9 @@ def _train_stage(autoencoder, data, config, n_iter, out, device, seed, progress,
     backoff = os.path.join(out, BACKOFF_FILE)
     attempt = _files.read_json(backoff)['attempt'] if os.path.exists(backoff) else 0
     tries = config.lr_backoff if comm is None else 0
-    initial = {name: param.array.copy() for name, param in autoencoder.namedparams()}
-    rngs = [copy.deepcopy(rs) for rs in random_states]
+    if attempt < tries:  # where the stage may start again: its initial state, kept
+        initial = {name: param.array.copy() for name, param in autoencoder.namedparams()}
+        rngs = [copy.deepcopy(rs) for rs in random_states]
     while True:
         lr = config.lr / 10 ** attempt
         try:
