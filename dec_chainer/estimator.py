@@ -16,7 +16,7 @@ import chainer
 from chainer import serializers
 
 from dec_chainer import _files
-from dec_chainer.links import DeepEmbeddedClustering
+from dec_chainer.links import DeepEmbeddedClustering, map_batches
 from dec_chainer.presets import DECConfig, as_overrides, get_config
 from dec_chainer.runs import fit_dec
 from dec_chainer.training import build_autoencoder
@@ -197,8 +197,10 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
             check_input_range(X, self.input_range_)
         return X
 
-    def _batchsize(self):
-        return int(self.config_.get('eval_batchsize', 2048))
+    def _map(self, fn, X):
+        """``fn`` over the rows of ``X``, a batch at a time, on the CPU."""
+        return map_batches(fn, X, int(self.config_.get('eval_batchsize', 2048)),
+                           self.model_.device)
 
     def predict(self, X):
         """The cluster of each row of ``X`` (argmax of the soft assignment)."""
@@ -211,12 +213,12 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
         distances overflow float32); raises ``ValueError`` if the embedding itself overflows.
         """
         X = self._check_X(X)
-        return _finite(self.model_.soft_assignment_dataset(X, self._batchsize()), X)
+        return _finite(self._map(self.model_.assign, X), X)
 
     def transform(self, X):
         """The embedding of each row of ``X``, shape (n, embedding size)."""
         X = self._check_X(X)
-        return _finite(self.model_.embed_dataset(X, self._batchsize()), X)
+        return _finite(self._map(self.model_.embed, X), X)
 
     # -- persistence ---------------------------------------------------------------------
 
@@ -356,8 +358,7 @@ def check_input_range(X, fitted_range):
 
 
 def _finite(a, X):
-    """``a`` on the CPU, or ``ValueError`` naming the scale of ``X`` if it is not finite."""
-    a = chainer.backend.CpuDevice().send(a)
+    """``a``, or ``ValueError`` naming the scale of ``X`` if it is not finite."""
     if not numpy.isfinite(a).all():
         raise ValueError('the embedding of X overflows (X holds values up to |x| = {:.3g}): '
                          'scale X as the data the model was fitted on'.format(

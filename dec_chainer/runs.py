@@ -45,11 +45,11 @@ from dec_chainer import _files, distributed
 from dec_chainer.evaluations import eval_clustering
 from dec_chainer.kmeans import kmeans, nearest_centroid
 from dec_chainer.links import DeepEmbeddedClustering
-from dec_chainer.links.dec import iterate_batches
+from dec_chainer.links.dec import iterate_batches, map_batches
 from dec_chainer.presets import DECConfig, get_config
 from dec_chainer.provenance import environment, git_commit
 from dec_chainer.training import build_autoencoder, pretrain_autoencoder, train_dec
-from dec_chainer.training._common import apply_in_batches, stage_random_state, stage_seed
+from dec_chainer.training._common import stage_random_state, stage_seed
 from dec_chainer.training.pretrain import stage_info_path
 from dec_chainer.validation import (check_array, check_distinct_rows, check_labels,
                                     check_n_clusters, is_memory_mapped, rescale_factor,
@@ -530,9 +530,9 @@ def _run(X, y, n_clusters, config, out, device, seed, progress, log, stop_after,
     else:
         subset = kmeans_rows(n_cl, config, seed)
         if subset is None:  # every clustered row (the paper)
-            Z = apply_in_batches(encode, X_cl, config.eval_batchsize, device)
+            Z = map_batches(encode, X_cl, config.eval_batchsize, device)
         else:  # this rank's rows of the subset
-            Z = apply_in_batches(encode, X_cl, config.eval_batchsize, device,
+            Z = map_batches(encode, X_cl, config.eval_batchsize, device,
                                  rows=subset[(subset >= mine.start) & (subset < mine.stop)]
                                  - mine.start)
         Z = distributed.gather_rows(comm, Z)
@@ -550,7 +550,7 @@ def _run(X, y, n_clusters, config, out, device, seed, progress, log, stop_after,
             km_local = km_labels[mine]
         else:  # every row: its nearest centroid, a batch at a time
             centroids = distributed.bcast(comm, centroids if root else None)
-            km_local = apply_in_batches(
+            km_local = map_batches(
                 encode, X_cl, config.eval_batchsize, device,
                 out=_files.new_array(scratch, 'kmeans_labels', (len(X_cl),), numpy.int64),
                 then=lambda z: nearest_centroid(z, centroids))

@@ -15,7 +15,7 @@ import numpy
 import dec_chainer  # noqa: F401  (patches the stack before chainer)
 import chainer
 
-from dec_chainer import distributed
+from dec_chainer import _files, distributed
 from dec_chainer.datasets import load_dataset
 from dec_chainer.functions import target_distribution
 from dec_chainer.links import DeepEmbeddedClustering, ReconstructionLoss
@@ -69,17 +69,25 @@ def check(comm, out):
     refresh.refresh()
     p_gathered = distributed.gather_rows(comm, p_local)
     labels = distributed.gather_rows(comm, refresh.labels)
+    # the same with P and the labels in memory-mapped files (data larger than memory)
+    scratch = os.path.join(out, 'scratch{}'.format(comm.rank))
+    p_file = _files.new_array(scratch, 'p', p_local.shape, numpy.float32)
+    on_disk = RefreshTargetDistribution(model, X[rows], p_file, comm=comm, scratch=scratch)
+    on_disk.refresh()
+    p_disk = distributed.gather_rows(comm, p_file)
     # the stop test's quantity: every rank gets the global fraction (every third row of
     # all rows changed), not its own rows' fraction
     index = numpy.arange(rows.start, rows.stop)
     previous = numpy.where(index % 3 == 0, (refresh.labels + 1) % K, refresh.labels)
     changes = distributed.allgather(comm, refresh.fraction_changed(refresh.labels, previous))
     if comm.rank == 0:
-        q = model.soft_assignment_dataset(X)
+        q = numpy.concatenate(list(model.soft_assignment_batches(X)))
         p_one = target_distribution(q)
-        q_own = model.soft_assignment_dataset(X[rows])  # what a rank's own f_j would give
+        q_own = numpy.concatenate(list(model.soft_assignment_batches(X[rows])))  # what a rank's own f_j would give
         result.update(
             p_max_diff=float(numpy.abs(p_gathered - p_one).max()),
+            p_disk_max_diff=float(numpy.abs(p_disk - p_one).max()),
+            disk_is_memmap=isinstance(p_file, numpy.memmap),
             p_spread=float(p_one.max() - p_one.min()),
             p_local_f_max_diff=float(numpy.abs(target_distribution(q_own)
                                                - p_one[rows]).max()),

@@ -46,8 +46,8 @@ def mpiexec(n, args, timeout=300, **kw):
                           capture_output=True, text=True, timeout=timeout, **kw)
 
 
-def train(out, settings, seed=3):
-    return [sys.executable, '-m', 'dec_chainer', 'train', '--dataset', 'digits', '--seed',
+def train(out, settings, seed=3, dataset='digits'):
+    return [sys.executable, '-m', 'dec_chainer', 'train', '--dataset', dataset, '--seed',
             str(seed), '--out', str(out), '--no-progress', '--no-figures', '--set'] + settings
 
 
@@ -63,7 +63,8 @@ EXACT = ['hidden_dims=[32,32,64,10]', 'init=normal', 'init_scale=0.1', 'lr=0.1',
 
 def test_p_gradients_and_stop_decisions_are_global(tmp_path):
     """Each rank's rows of P are those one process computes from all rows (with each rank's
-    own f_j they would be off by 2e-2 here: the shards hold different digits); rows of
+    own f_j they would be off by 2e-2 here: the shards hold different digits), with P in
+    memory and in memory-mapped files (data larger than memory); rows of
     every rank gathered at rank 0 as raw buffers, in chunks, into a file; the label
     change every rank sees is the fraction over all rows; one full-batch step of DEC and
     of the autoencoder leaves every rank with one process's parameters."""
@@ -74,6 +75,7 @@ def test_p_gradients_and_stop_decisions_are_global(tmp_path):
         res = json.load(f)
     assert res['size'] == 2
     assert res['p_max_diff'] < 1e-6 * res['p_spread'] * 10
+    assert res['p_disk_max_diff'] < 1e-6 * res['p_spread'] * 10 and res['disk_is_memmap']
     assert res['p_local_f_max_diff'] > 1e-3  # the check above can tell local f_j apart
     assert res['labels_equal']
     assert res['gathered_into_file']  # uneven shares, 40-byte messages, into a memmap
@@ -125,6 +127,16 @@ def test_two_processes_train_to_a_results_table_with_one_process_labels(tmp_path
     assert sorted(p.name for p in (finetune / 'rank1').iterdir()) == [
         'snapshot_iter_1000', 'snapshot_iter_1500']  # its own, the newest two
     assert not (tmp_path / 'two' / 'dec' / 'rank1' / 'log').exists()
+
+    # the same two processes on the digits as a float32 .npy, memory-mapped (P, labels and
+    # minibatch orders in files): the same algorithm, the same labels, bit for bit
+    from dec_chainer.datasets import load_dataset
+    numpy.save(tmp_path / 'digits.npy', load_dataset('digits')[0])
+    disk = mpiexec(2, train(tmp_path / 'disk', EXACT, dataset=str(tmp_path / 'digits.npy')))
+    assert disk.returncode == 0, disk.stdout + disk.stderr
+    with open(tmp_path / 'disk' / 'metrics.json') as f:
+        assert json.load(f)['data_on_disk'] is True
+    numpy.testing.assert_array_equal(numpy.load(tmp_path / 'disk' / 'labels.npy'), labels_two)
 
 
 def _rank_pid(rank, marker):

@@ -15,7 +15,7 @@ from dec_chainer.links import (DeepEmbeddedClustering, ReconstructionLoss,
 from dec_chainer.training import train_dec
 from dec_chainer.training._common import (latest_snapshot, make_trainer, run_resumable,
                                           stage_random_state)
-from dec_chainer.training.extensions import (ConvergenceTrigger, GradientScale,
+from dec_chainer.training.extensions import (ConvergenceCheck, GradientScale,
                                              RefreshTargetDistribution)
 
 CPU = chainer.get_device('@numpy')
@@ -147,7 +147,7 @@ def test_dropout_draws_from_the_pair_stream_only():
     x = numpy.random.RandomState(0).rand(400, 64).astype(numpy.float32) + 0.5
     pair.rng = numpy.random.RandomState(5)
     before = numpy.random.get_state()
-    h = pair._dropout(x).array
+    h = pair._dropout(x, pair.rng).array
     after = numpy.random.get_state()
     assert before[2] == after[2] and numpy.array_equal(before[1], after[1])
     draws = numpy.random.RandomState(5).randint(0, 2 ** 16, size=x.shape, dtype=numpy.uint16)
@@ -156,7 +156,7 @@ def test_dropout_draws_from_the_pair_stream_only():
     assert h.dtype == numpy.float32
     assert abs((h == 0).mean() - 0.2) < 0.01           # 25,600 units, sd 0.0025
     with chainer.using_config('train', False):
-        numpy.testing.assert_array_equal(pair._dropout(x).array, x)
+        numpy.testing.assert_array_equal(pair._dropout(x, pair.rng).array, x)
 
 
 def test_dropout_from_a_generator_reads_four_masks_per_64_bit_draw():
@@ -167,7 +167,7 @@ def test_dropout_from_a_generator_reads_four_masks_per_64_bit_draw():
     pair.rng = stage_random_state(3, 1, generator=True)
     assert isinstance(pair.rng, numpy.random.Generator)
     before = numpy.random.get_state()
-    h = pair._dropout(x).array
+    h = pair._dropout(x, pair.rng).array
     after = numpy.random.get_state()
     assert before[2] == after[2] and numpy.array_equal(before[1], after[1])
     raw = stage_random_state(3, 1, generator=True).bit_generator.random_raw(
@@ -178,9 +178,9 @@ def test_dropout_from_a_generator_reads_four_masks_per_64_bit_draw():
     numpy.testing.assert_array_equal(h, expected)
     assert abs((h == 0).mean() - 0.2) < 0.01  # 25,664 units, sd 0.0025
     # the next mask continues the stream: not the same as the first
-    assert not numpy.array_equal(pair._dropout(x).array == 0, h == 0)
+    assert not numpy.array_equal(pair._dropout(x, pair.rng).array == 0, h == 0)
     big = numpy.ones((1000, 1000), numpy.float32)
-    assert abs((pair._dropout(big).array == 0).mean() - 0.2) < 0.002  # sd 0.0004
+    assert abs((pair._dropout(big, pair.rng).array == 0).mean() - 0.2) < 0.002  # sd 0.0004
 
 
 def test_random_state_keeper_restores_generators_and_random_states(tmp_path):
@@ -200,7 +200,7 @@ def test_dropout_gradient_uses_the_same_mask():
     pair = small_sdae(placement='article')[0]
     pair.rng = numpy.random.RandomState(1)
     x = chainer.Variable(numpy.ones((50, 64), numpy.float32))
-    y = pair._dropout(x)
+    y = pair._dropout(x, pair.rng)
     y.grad = numpy.ones_like(y.array)
     y.backward()
     numpy.testing.assert_array_equal(x.grad, y.array)  # mask / (1 - ratio), as F.dropout
@@ -268,26 +268,29 @@ class _FakeTrainer:
         iteration = 0
 
 
-def test_convergence_trigger():
+def test_convergence_check_and_its_stop_trigger():
     refresh = _FakeRefresh(1000)
-    trig = ConvergenceTrigger(refresh, tol=0.01, max_iter=100, check_interval=10)
-    t = _FakeTrainer()
-    assert not trig(t)                        # iteration 0: remembers the start labels
-    t.updater.iteration = 5
+    check = ConvergenceCheck(refresh, tol=0.01, max_iter=100)
+    stop, t = check.stop_trigger, _FakeTrainer()
+    check.initialize(t)                       # remembers the start labels
+    assert not stop(t) and stop.get_training_length() == (100, 'iteration')
     refresh.labels = refresh.labels.copy()
     refresh.labels[:500] = 1
-    assert not trig(t)                        # not a check iteration
-    t.updater.iteration = 10
-    assert not trig(t) and trig.last_change == 0.5
+    t.updater.iteration = 10                  # a check (the trainer calls it at multiples
+    check(t)                                  # of check_interval)
+    assert not stop(t) and check.last_change == 0.5 and check.checked_at == 10
     refresh.labels = refresh.labels.copy()
     refresh.labels[:9] = 2                    # 0.9 % changed < 1 %
     t.updater.iteration = 20
-    assert trig(t) and trig.converged and trig.last_change == pytest.approx(0.009)
-    never = ConvergenceTrigger(_FakeRefresh(10), tol=0.0, max_iter=30, check_interval=10)
+    assert not stop(t)                        # the trigger only reads the check
+    check(t)
+    assert stop(t) and check.converged and check.last_change == pytest.approx(0.009)
+    never = ConvergenceCheck(_FakeRefresh(10), tol=0.0, max_iter=30)
     t.updater.iteration = 0
-    never(t)
+    never.initialize(t)
     t.updater.iteration = 30
-    assert never(t) and not never.converged   # stopped by max_iter
+    never(t)
+    assert never.stop_trigger(t) and not never.converged   # stopped by max_iter
 
 
 def tiny_config(**kw):

@@ -6,6 +6,12 @@ from chainer import backend
 
 from dec_chainer.functions import _kernels
 
+#: elements (rows x K) per block of :func:`target_distribution_batches`'s passes over P: its
+#: temporaries are a few such blocks, and ``f_j`` is summed a block at a time (a data set of
+#: up to this many elements is one block: ``f_j`` is then the plain sum over all rows)
+BLOCK_ELEMENTS = 1 << 21
+
+
 def cluster_frequencies(q):
     """``f_j = sum_i q_ij``, summed as :func:`target_distribution` sums it (on the CPU
     pairwise along rows of ``q.T``, NumPy's accurate reduction)."""
@@ -62,4 +68,53 @@ def target_distribution(q, frequencies=None):
     q = xp.ascontiguousarray(q)
     p = xp.empty_like(q)
     _kernels.elementwise('dec_target_distribution_fwd')(q, xp.ascontiguousarray(f), numpy.int32(q.shape[1]), p, size=q.shape[0])
+    return p
+
+
+def target_distribution_batches(q_batches, p, labels=None, share_frequencies=None,
+                                device=None):
+    """DEC's ``P`` of a whole data set, given its soft assignment a batch at a time.
+
+    The one algorithm of the DEC phase's target, whether the per-row arrays are in memory
+    or memory-mapped files, in one process or several: each batch of ``q`` is written into
+    its rows of ``p`` (and its argmax into ``labels``); ``f_j`` is summed a block of rows
+    at a time (:data:`BLOCK_ELEMENTS`, float64 across blocks) and, with
+    ``share_frequencies`` (data-parallel DEC: the all-reduce over the processes), over
+    every process's rows; then ``p`` becomes :func:`target_distribution` in place, a block
+    at a time (on ``device``: the fused kernel on a GPU). Memory beyond ``p`` and
+    ``labels`` is a few blocks.
+
+    Args:
+        q_batches: the soft assignment of consecutive rows, batch by batch (arrays or
+            Variables, on any device).
+        p (array): (n, K) NumPy array or memory-mapped file, overwritten with ``P``.
+        labels (array): (n,) integers, overwritten with the hard labels; or None.
+        share_frequencies (callable): from this data's ``f_j`` (float64) to those of the
+            whole data set when ``p`` is one part of it; None: ``p`` is the whole.
+        device: where ``P`` of each block is computed (default: the CPU).
+
+    Returns:
+        ``p``.
+    """
+    cpu = backend.CpuDevice()
+    start = 0
+    for q in q_batches:
+        q = getattr(q, 'array', q)
+        if labels is not None:
+            labels[start:start + len(q)] = cpu.send(q.argmax(axis=1))
+        p[start:start + len(q)] = cpu.send(q)
+        start += len(q)
+    if start != len(p):
+        raise ValueError('q_batches gave {} rows for a p of {}'.format(start, len(p)))
+    block = max(1, BLOCK_ELEMENTS // max(1, p.shape[1]))
+    f = numpy.zeros(p.shape[1])
+    for start in range(0, len(p), block):
+        f += cluster_frequencies(numpy.ascontiguousarray(p[start:start + block]))
+    if share_frequencies is not None:
+        f = share_frequencies(f)
+    device = cpu if device is None else device
+    for start in range(0, len(p), block):
+        rows = p[start:start + block]
+        rows[...] = cpu.send(target_distribution(
+            device.send(numpy.ascontiguousarray(rows)), f))
     return p

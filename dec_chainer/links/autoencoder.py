@@ -82,8 +82,9 @@ class DenoisingAutoEncoder(chainer.Chain):
         initialW: initializer of both weight matrices (default N(0, 0.01)); biases are 0.
         rng: the random state dropout masks are drawn from (a ``numpy.random.Generator``
             or ``RandomState`` on the CPU, a ``cupy.random.RandomState`` on the GPU; see
-            :func:`dropout_mask`); also settable later as ``self.rng``. None: Chainer's
-            ``F.dropout`` and its global random state.
+            :func:`dropout_mask`); a call may pass its own (``pair(x, rng)``: layer-wise
+            pretraining's stream). None: Chainer's ``F.dropout`` and its global random
+            state.
     """
 
     def __init__(self, n_in, n_out, encoder_activation=True, decoder_activation=True,
@@ -110,20 +111,23 @@ class DenoisingAutoEncoder(chainer.Chain):
         y = self.decoder(h)
         return F.relu(y) if self.decoder_activation else y
 
-    def _dropout(self, x):
-        if self.rng is None:
+    def _dropout(self, x, rng):
+        if rng is None:
             return F.dropout(x, self.dropout)
         if not chainer.config.train:
             return chainer.as_variable(x)
-        return F.dropout(x, self.dropout, mask=dropout_mask(self.rng, x.shape, x.dtype,
+        return F.dropout(x, self.dropout, mask=dropout_mask(rng, x.shape, x.dtype,
                                                              self.dropout))
 
-    def forward(self, x):
+    def forward(self, x, rng=None):
+        """The denoising reconstruction of ``x``, its masks drawn from ``rng`` (default:
+        ``self.rng``)."""
+        rng = self.rng if rng is None else rng
         if self.input_dropout and self.dropout > 0:
-            x = self._dropout(x)
+            x = self._dropout(x, rng)
         h = self.encode(x)
         if self.hidden_dropout and self.dropout > 0:
-            h = self._dropout(h)
+            h = self._dropout(h, rng)
         return self.decode(h)
 
 
@@ -198,18 +202,21 @@ AE_LOSSES = ('half_mse', 'mse')
 
 class ReconstructionLoss(chainer.Chain):
 
-    """Wraps an autoencoder (a pair or the stack) into a loss link that reports ``loss``."""
+    """Wraps an autoencoder (a pair or the stack) into a loss link that reports ``loss``;
+    a pair's dropout masks are drawn from ``rng`` (see :class:`DenoisingAutoEncoder`)."""
 
-    def __init__(self, autoencoder, loss='half_mse'):
+    def __init__(self, autoencoder, loss='half_mse', rng=None):
         super().__init__()
         if loss not in AE_LOSSES:
             raise ValueError('loss must be one of {}; got {!r}'.format(AE_LOSSES, loss))
         self.loss_type = loss
+        self.rng = rng
         with self.init_scope():
             self.autoencoder = autoencoder
 
     def forward(self, x):
-        loss = F.mean_squared_error(self.autoencoder(x), x)
+        y = self.autoencoder(x) if self.rng is None else self.autoencoder(x, self.rng)
+        loss = F.mean_squared_error(y, x)
         if self.loss_type == 'half_mse':
             loss = loss * 0.5
         chainer.report({'loss': loss}, self)

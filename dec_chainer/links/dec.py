@@ -3,62 +3,63 @@
 import numpy
 
 import chainer
-from chainer import backend
 
-from dec_chainer.functions import cluster_frequencies
 from dec_chainer.functions import dec_kl_divergence
 from dec_chainer.functions import soft_assignment
-from dec_chainer.functions import target_distribution
 
 
 def iterate_batches(X, batchsize, device):
-    """Rows of ``X``, ``batchsize`` at a time, on ``device``, in test mode without a graph."""
+    """Rows of ``X``, ``batchsize`` at a time, on ``device``, in test mode without a graph:
+    every pass over a data set goes through here."""
     with chainer.using_config('train', False), chainer.no_backprop_mode():
         for start in range(0, len(X), batchsize):
             yield device.send(numpy.asarray(X[start:start + batchsize]))
 
 
+def map_batches(fn, X, batchsize, device, out=None, rows=None, then=None):
+    """``fn`` (e.g. a link's method) over the rows of ``X`` (:func:`iterate_batches`),
+    gathered as one NumPy array (into ``out``, e.g. a memory-mapped file, when given).
+
+    ``rows`` (indices): over those rows only, read a batch at a time. ``then`` (a function
+    of a batch's NumPy result, e.g. the nearest centroid of each code) is applied to each
+    batch before it is gathered. Memory beyond the result is one batch through ``fn``.
+    """
+    cpu = chainer.backend.CpuDevice()
+
+    def batch(x):
+        y = fn(x)
+        y = cpu.send(getattr(y, 'array', y))
+        return y if then is None else then(y)
+
+    if rows is not None:
+        parts = [batch(x) for start in range(0, len(rows), batchsize)
+                 for x in iterate_batches(X[rows[start:start + batchsize]], batchsize, device)]
+        if not parts:  # none of these rows here: (0, width)
+            parts = [batch(x)[:0] for x in iterate_batches(X[:1], 1, device)]
+        return numpy.concatenate(parts)
+    if out is None:
+        return numpy.concatenate([batch(x) for x in iterate_batches(X, batchsize, device)])
+    start = 0
+    for x in iterate_batches(X, batchsize, device):
+        y = batch(x)
+        out[start:start + len(y)] = y
+        start += len(y)
+    return out
+
+
 def soft_assignment_batches(encode, X, centroids, alpha=1.0, kernel='squared',
                             batchsize=2048, device=None):
-    """``q`` of the rows of ``X``, ``batchsize`` rows at a time (arrays on ``device``)."""
-    device = chainer.get_device(device if device is not None else '@numpy')
-    mu = centroids.array if hasattr(centroids, 'array') else centroids
-    for x in iterate_batches(X, batchsize, device):
-        yield soft_assignment(encode(x), mu, alpha, kernel).array
-
-
-def soft_assignment_in_batches(encode, X, centroids, alpha=1.0, kernel='squared',
-                               batchsize=2048, device=None):
-    """``q`` of all rows of ``X``, encoding ``batchsize`` rows at a time.
-
-    Memory beyond the (n, K) result is that of one batch through ``encode``: the embedding
-    of all points is never held, so a million points fit easily.
+    """``q`` of the rows of ``X``, ``batchsize`` rows at a time (arrays on ``device``):
+    give it to :func:`~dec_chainer.functions.target_distribution_batches` for ``P``.
 
     Args:
         encode (callable): maps a batch (array) to embeddings (Variable or array).
-        X (array): the data set (NumPy; rows are sent to ``device`` batch by batch).
-        centroids (array): (K, d) on ``device``.
-        device: a Chainer device (default: CPU).
-
-    Returns:
-        array: ``q`` of shape (n, K) on ``device``.
+        centroids (array): (K, d) on ``device`` (default: the CPU).
     """
     device = chainer.get_device(device if device is not None else '@numpy')
-    return device.xp.concatenate(list(soft_assignment_batches(
-        encode, X, centroids, alpha, kernel, batchsize, device)))
-
-
-def target_distribution_in_batches(encode, X, centroids, alpha=1.0, kernel='squared',
-                                   batchsize=2048, device=None, share_frequencies=None):
-    """``(p, q)`` over the whole data set (``f_j`` sums over all rows), in batches.
-
-    ``share_frequencies``: a function from this data's ``f_j`` to those of the whole data
-    set when ``X`` is one part of it (data-parallel DEC: an all-reduce over the processes).
-    """
-    q = soft_assignment_in_batches(encode, X, centroids, alpha, kernel, batchsize, device)
-    if share_frequencies is None:
-        return target_distribution(q), q
-    return target_distribution(q, share_frequencies(cluster_frequencies(q))), q
+    mu = getattr(centroids, 'array', centroids)
+    for x in iterate_batches(X, batchsize, device):
+        yield soft_assignment(encode(x), mu, alpha, kernel).array
 
 
 class DeepEmbeddedClustering(chainer.Chain):
@@ -79,11 +80,10 @@ class DeepEmbeddedClustering(chainer.Chain):
             (the one the autoencoder was pretrained with: ``DECConfig.rescale``); the model
             maps raw rows to clusters.
 
-    ``loss_weight`` (1 unless a data-parallel DEC phase sets it) multiplies the loss: one
-    process of several weights its share of a global batch with it.
-    """
 
-    loss_weight = 1.0
+    The decoders play no part in DEC: the model freezes them (``disable_update``) and keeps
+    them so that it stays one file with its autoencoder.
+    """
 
     def __init__(self, autoencoder, centroids, alpha=1.0, kernel='squared', reduce='mean',
                  input_scale=1.0):
@@ -102,6 +102,8 @@ class DeepEmbeddedClustering(chainer.Chain):
         with self.init_scope():
             self.autoencoder = autoencoder
             self.centroids = chainer.Parameter(centroids)
+        for pair in autoencoder:
+            pair.decoder.disable_update()
 
     @property
     def n_clusters(self):
@@ -112,44 +114,30 @@ class DeepEmbeddedClustering(chainer.Chain):
             x = x * self.input_scale
         return self.autoencoder.encode(x)
 
-    def forward(self, x, p):
+    def forward(self, x, p, weight=1.0):
+        """DEC's loss ``KL(P || Q)`` of the minibatch ``x`` with its rows ``p`` of P, times
+        ``weight`` (one process of several weights its share of a global batch with it)."""
         loss = dec_kl_divergence(self.embed(x), self.centroids, p, self.alpha, self.kernel,
                                  self.reduce)
-        if self.loss_weight != 1.0:
-            loss = loss * self.loss_weight
+        if weight != 1.0:
+            loss = loss * weight
         chainer.report({'loss': loss}, self)
         return loss
 
-    # -- whole data sets, in batches, without a graph -------------------------------------
+    def assign(self, x):
+        """``q`` of a batch ``x`` (a Variable)."""
+        return soft_assignment(self.embed(x), self.centroids, self.alpha, self.kernel)
 
-    def embed_dataset(self, X, batchsize=1024):
-        """Embeddings of all rows of ``X`` (on the model's device)."""
-        return self.device.xp.concatenate(
-            [self.embed(x).array for x in iterate_batches(X, batchsize, self.device)])
-
-    def soft_assignment_dataset(self, X, batchsize=1024):
-        """``q`` for all rows of ``X``; memory O(batchsize x width + n x K)."""
-        return soft_assignment_in_batches(self.embed, X, self.centroids, self.alpha,
-                                          self.kernel, batchsize, self.device)
+    # -- whole data sets, a batch at a time (map_batches), without a graph ----------------
 
     def soft_assignment_batches(self, X, batchsize=1024):
         """``q`` of the rows of ``X``, a batch at a time (on the model's device)."""
         return soft_assignment_batches(self.embed, X, self.centroids, self.alpha,
                                        self.kernel, batchsize, self.device)
 
-    def target_distribution_dataset(self, X, batchsize=1024, share_frequencies=None):
-        """``(p, q)`` over all rows of ``X``: ``f_j`` sums over the whole data set (see
-        :func:`target_distribution_in_batches` for ``share_frequencies``)."""
-        return target_distribution_in_batches(self.embed, X, self.centroids, self.alpha,
-                                              self.kernel, batchsize, self.device,
-                                              share_frequencies)
-
     def predict(self, X, batchsize=1024):
         """Hard cluster labels (argmax of ``q``) as a NumPy int64 array (memory: the labels
         and one batch)."""
-        cpu = backend.CpuDevice()
-        labels, start = numpy.empty(len(X), dtype=numpy.int64), 0
-        for q in self.soft_assignment_batches(X, batchsize):
-            labels[start:start + len(q)] = cpu.send(q.argmax(axis=1))
-            start += len(q)
-        return labels
+        return map_batches(self.assign, X, batchsize, self.device,
+                           out=numpy.empty(len(X), dtype=numpy.int64),
+                           then=lambda q: q.argmax(axis=1))

@@ -1,5 +1,4 @@
-"""What both training phases share: random streams, the trainer with its extensions, batched
-passes."""
+"""What both training phases share: random streams, the trainer with its extensions."""
 
 import os
 
@@ -10,7 +9,6 @@ from chainer.iterators import _statemachine
 from chainer.training import extension, extensions
 
 from dec_chainer import _files, distributed
-from dec_chainer.links.dec import iterate_batches
 from dec_chainer.training.optimizers import MomentumSGD
 from dec_chainer.training.extensions import (LinearRamp, RandomStateKeeper, SnapshotTrigger,
                                              StepDecay, StopOnDivergence, set_bias_lr_mult)
@@ -127,7 +125,8 @@ def make_trainer(target, dataset, *, batchsize, stop_trigger, lr, momentum, out,
                  weight_decay=0.0, snapshot_interval=2000, snapshot_seconds=120.0,
                  log_interval=1000,
                  progress=True, progress_interval=50, print_keys=(), random_states=(),
-                 phase='training', divergence_hint='', comm=None, scratch=None):
+                 phase='training', divergence_hint='', comm=None, scratch=None,
+                 loss_func=None):
     """A MomentumSGD ``Trainer`` for ``target`` (a loss link) over ``dataset`` (the
     optimizer of :mod:`~dec_chainer.training.optimizers`: Chainer's, updating CPU arrays in
     BLAS).
@@ -150,6 +149,8 @@ def make_trainer(target, dataset, *, batchsize, stop_trigger, lr, momentum, out,
     stream; every rank snapshots at the same iterations (rank 0 under ``out``, rank r > 0
     under ``out/rank<r>``); only rank 0 logs and shows progress.
 
+    ``loss_func``: what the updater minimises (default: ``target`` itself).
+
     ``scratch``: a directory for the minibatch order of each epoch as a memory-mapped file
     (:class:`FileShuffleOrderSampler`, the same order), for data sets larger than memory.
     """
@@ -171,8 +172,8 @@ def make_trainer(target, dataset, *, batchsize, stop_trigger, lr, momentum, out,
     if weight_decay:
         optimizer.add_hook(chainer.optimizer_hooks.WeightDecay(weight_decay))
     set_bias_lr_mult(target, bias_lr_mult)
-    updater = chainer.training.updaters.StandardUpdater(iterator, optimizer,
-                                                        converter=send_batch, device=device)
+    updater = chainer.training.updaters.StandardUpdater(
+        iterator, optimizer, converter=send_batch, device=device, loss_func=loss_func)
     if not distributed.is_root(comm):  # rank 0 keeps its snapshots and log where one
         out = os.path.join(out, 'rank{}'.format(comm.rank))  # process does
     trainer = chainer.training.Trainer(updater, stop_trigger, out=out)
@@ -250,30 +251,3 @@ def run_resumable(trainer, log=None, comm=None):
     with numpy.errstate(over='ignore', invalid='ignore'):
         trainer.run(show_loop_exception_msg=False)
     return trainer
-
-
-def apply_in_batches(fn, X, batchsize, device, out=None, rows=None, then=None):
-    """``fn`` (a link method) over the rows of ``X`` in test mode, gathered as NumPy (into
-    ``out``, e.g. a memory-mapped file, when given); with ``rows`` (indices), over those
-    rows only, read a batch at a time. ``then`` (a function of a batch's NumPy result, e.g.
-    the nearest centroid of each code) is applied to each batch before it is gathered."""
-    cpu = chainer.backend.CpuDevice()
-
-    def batch(x):
-        y = cpu.send(fn(x).array)
-        return y if then is None else then(y)
-
-    if rows is not None:
-        parts = [batch(x) for start in range(0, len(rows), batchsize)
-                 for x in iterate_batches(X[rows[start:start + batchsize]], batchsize, device)]
-        if not parts:  # none of these rows here: (0, width)
-            parts = [batch(x)[:0] for x in iterate_batches(X[:1], 1, device)]
-        return numpy.concatenate(parts)
-    if out is None:
-        return numpy.concatenate([batch(x) for x in iterate_batches(X, batchsize, device)])
-    start = 0
-    for x in iterate_batches(X, batchsize, device):
-        y = batch(x)
-        out[start:start + len(y)] = y
-        start += len(y)
-    return out

@@ -8,8 +8,8 @@ import chainer
 
 from dec_chainer import _files, distributed
 from dec_chainer.training._common import make_trainer, run_resumable
-from dec_chainer.training.extensions import (ClusteringMetrics, ConvergenceTrigger,
-                                             RefreshTargetDistribution, ReportConvergence)
+from dec_chainer.training.extensions import (ClusteringMetrics, ConvergenceCheck,
+                                             RefreshTargetDistribution)
 
 
 def train_dec(model, X, config, out, device, seed=0, y=None, initial_labels=None,
@@ -40,15 +40,13 @@ def train_dec(model, X, config, out, device, seed=0, y=None, initial_labels=None
         ``log`` (rank 0's; None on the other ranks).
     """
     device = chainer.get_device(device)
-    for pair in model.autoencoder:  # the decoders play no part in DEC
-        pair.decoder.disable_update()
     model.to_device(device)
     p = _files.new_array(scratch, 'p', (len(X), model.n_clusters), X.dtype)  # refreshed
     dataset = chainer.datasets.TupleDataset(X, p)                            # in place
     refresh = RefreshTargetDistribution(model, X, p, initial_labels, config.eval_batchsize,
                                         comm=comm, scratch=scratch)
     check_interval = config.check_interval or config.update_interval
-    stop = ConvergenceTrigger(refresh, config.tol, config.dec_max_iter, check_interval)
+    stop = ConvergenceCheck(refresh, config.tol, config.dec_max_iter)
     if config.dec_batchsize:
         batchsize = distributed.local_batchsize(config.dec_batchsize, comm, 'dec_batchsize')
         share = 1.0 / distributed.size(comm)
@@ -62,7 +60,7 @@ def train_dec(model, X, config, out, device, seed=0, y=None, initial_labels=None
     os.makedirs(out, exist_ok=True)
     root = distributed.is_root(comm)
     trainer = make_trainer(
-        model, dataset, batchsize=batchsize, stop_trigger=stop, lr=config.dec_lr,
+        model, dataset, batchsize=batchsize, stop_trigger=stop.stop_trigger, lr=config.dec_lr,
         momentum=config.dec_momentum, out=out, device=device, seed=seed,
         lr_step=config.lr_step, lr_gamma=config.lr_gamma,
         snapshot_interval=config.dec_snapshot_interval or config.snapshot_interval,
@@ -71,19 +69,16 @@ def train_dec(model, X, config, out, device, seed=0, y=None, initial_labels=None
         progress=progress, progress_interval=max(1, min(50, config.update_interval)),
         print_keys=['iteration', 'main/loss', 'dec/label_change', 'dec/stop_change']
         + (['dec/acc', 'dec/nmi', 'dec/ari'] if y is not None else []) + ['elapsed_time'],
-        phase='the DEC phase',
+        phase='the DEC phase', loss_func=None if weight == 1.0 else
+        (lambda x, p: model(x, p, weight)),
         divergence_hint='the learning rate dec_lr={} is too large: lower it (--set '
                         'dec_lr=...).'.format(config.dec_lr), comm=comm, scratch=scratch)
     trainer.extend(refresh, trigger=(config.update_interval, 'iteration'))
-    trainer.extend(ReportConvergence(stop), trigger=(check_interval, 'iteration'))
+    trainer.extend(stop, trigger=(check_interval, 'iteration'))
     if distributed.bcast(comm, y is not None):
         trainer.extend(ClusteringMetrics(refresh, y),
                        trigger=(config.update_interval, 'iteration'))
-    model.loss_weight = weight
-    try:
-        run_resumable(trainer, log if root else None, comm)
-    finally:
-        model.loss_weight = 1.0
+    run_resumable(trainer, log if root else None, comm)
     return {'iterations': trainer.updater.iteration, 'converged': stop.converged,
             'last_change': stop.last_change, 'seconds': round(trainer.elapsed_time, 2),
             'log': trainer.get_extension('LogReport').log if root else None}

@@ -12,7 +12,8 @@ from dec_chainer import _files, distributed
 from dec_chainer.links import ReconstructionLoss, StackedDenoisingAutoEncoder
 from dec_chainer.training.extensions import DivergenceError
 from dec_chainer.validation import max_abs
-from dec_chainer.training._common import (apply_in_batches, make_trainer, run_resumable,
+from dec_chainer.links.dec import map_batches
+from dec_chainer.training._common import (make_trainer, run_resumable,
                                           stage_random_state, stage_seed)
 
 
@@ -31,9 +32,11 @@ BACKOFF_FILE = 'lr_backoff.json'
 
 
 def _train_stage(autoencoder, data, config, n_iter, out, device, seed, progress, log_interval,
-                 log, random_states=(), phase='pretraining', comm=None, scratch=None):
+                 log, rng=None, phase='pretraining', comm=None, scratch=None):
     """Train one stage; with ``config.lr_backoff`` (one process), a stage that diverges
-    starts again from its initial weights with lr / 10, at most that many times."""
+    starts again from its initial weights with lr / 10, at most that many times. ``rng``:
+    the stream of a pair's dropout masks (None for the stack: no dropout)."""
+    random_states = [] if rng is None else [rng]
     backoff = os.path.join(out, BACKOFF_FILE)
     attempt = _files.read_json(backoff)['attempt'] if os.path.exists(backoff) else 0
     tries = config.lr_backoff if comm is None else 0
@@ -44,8 +47,7 @@ def _train_stage(autoencoder, data, config, n_iter, out, device, seed, progress,
         lr = config.lr / 10 ** attempt
         try:
             return _train_stage_at(autoencoder, data, config, lr, n_iter, out, device, seed,
-                                   progress, log_interval, log, random_states, phase, comm,
-                                   scratch)
+                                   progress, log_interval, log, rng, phase, comm, scratch)
         except DivergenceError as e:
             if attempt >= tries:
                 raise
@@ -72,9 +74,9 @@ def _restore_random_state(rs, saved):
 
 
 def _train_stage_at(autoencoder, data, config, lr, n_iter, out, device, seed, progress,
-                    log_interval, log, random_states, phase, comm, scratch):
+                    log_interval, log, rng, phase, comm, scratch):
     log_interval = max(1, min(log_interval, n_iter // 10))  # at least ~10 points per curve
-    loss = ReconstructionLoss(autoencoder, config.ae_loss)
+    loss = ReconstructionLoss(autoencoder, config.ae_loss, rng)
     loss.to_device(device)
     trainer = make_trainer(
         loss, data, batchsize=distributed.local_batchsize(config.batchsize, comm),
@@ -86,7 +88,7 @@ def _train_stage_at(autoencoder, data, config, lr, n_iter, out, device, seed, pr
         snapshot_seconds=config.snapshot_seconds,
         log_interval=log_interval, progress=progress,
         print_keys=('iteration', 'main/loss', 'lr', 'elapsed_time'),
-        random_states=random_states, phase=phase,
+        random_states=[] if rng is None else [rng], phase=phase,
         divergence_hint=lambda: _scale_hint(data, lr), comm=comm, scratch=scratch)
     return run_resumable(trainer, log, comm)
 
@@ -183,23 +185,18 @@ def pretrain_autoencoder(sdae, X, config, out, device, seed=0, progress=True, lo
                 log('[pretrain] {}: {} -> {} -> {}, {} iterations'.format(
                     name, pair.encoder.in_size, pair.encoder.out_size,
                     pair.encoder.in_size, config.layerwise_iters))
-                pair.rng = stage_random_state(seed, k + 1, device, comm, generator=True)
-                try:
-                    trainer = _train_stage(pair, data, config, config.layerwise_iters,
-                                           os.path.join(out, name), device,
-                                           stage_seed(seed, 100 + k), progress,
-                                           log_interval, log, random_states=[pair.rng],
-                                           phase='pretraining ' + name, comm=comm,
-                                           scratch=scratch)
-                finally:
-                    pair.rng = None
+                trainer = _train_stage(
+                    pair, data, config, config.layerwise_iters, os.path.join(out, name),
+                    device, stage_seed(seed, 100 + k), progress, log_interval, log,
+                    rng=stage_random_state(seed, k + 1, device, comm, generator=True),
+                    phase='pretraining ' + name, comm=comm, scratch=scratch)
                 save(path, name, pair, trainer)
             if k + 1 < len(sdae):
                 codes = None if scratch is None else _files.new_array(
                     scratch, 'codes{}'.format(k % 2), (len(data), pair.encoder.out_size),
                     numpy.float32)  # two files: the input of this pair, the next one's
-                data = apply_in_batches(pair.encode, data, config.eval_batchsize, device,
-                                        out=codes)
+                data = map_batches(pair.encode, data, config.eval_batchsize, device,
+                                   out=codes)
     if config.finetune_iters:
         path = os.path.join(out, 'finetune.npz')
         if distributed.bcast(comm, os.path.exists(path)):

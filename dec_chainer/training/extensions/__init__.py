@@ -8,7 +8,6 @@ from dec_chainer.training.extensions.snapshot_trigger import SnapshotTrigger  # 
 from dec_chainer.training.extensions.schedules import LinearRamp  # noqa: F401
 from dec_chainer.training.extensions.schedules import set_bias_lr_mult  # noqa: F401
 from dec_chainer.training.extensions.schedules import StepDecay  # noqa: F401
-from dec_chainer.training.extensions.target_distribution import ClusteringMetrics  # noqa
-from dec_chainer.training.extensions.target_distribution import ConvergenceTrigger  # noqa
-from dec_chainer.training.extensions.target_distribution import RefreshTargetDistribution  # noqa
-from dec_chainer.training.extensions.target_distribution import ReportConvergence  # noqa
+from dec_chainer.training.extensions.convergence import ConvergenceCheck  # noqa: F401
+from dec_chainer.training.extensions.refresh import ClusteringMetrics  # noqa: F401
+from dec_chainer.training.extensions.refresh import RefreshTargetDistribution  # noqa: F401
