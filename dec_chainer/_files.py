@@ -18,6 +18,7 @@ import zipfile
 import numpy
 
 from chainer import serializers
+from dec_chainer.errors import UserError
 
 
 #: The suffix of :func:`atomic_write`'s temporary files (``.NAME.XXXXXXXX.tmp``).
@@ -95,7 +96,7 @@ def read_json(path):
         try:
             return json.load(f)
         except ValueError as e:  # JSONDecodeError, UnicodeDecodeError
-            raise ValueError('{} is not readable JSON ({}); delete it to recompute what it '
+            raise UserError('{} is not readable JSON ({}); delete it to recompute what it '
                              'held'.format(path, e)) from None
 
 
@@ -109,12 +110,12 @@ def read_arrays(path, keys=None):
         except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
             if 'allow_pickle' in str(e):
                 raise _pickled(path) from None
-            raise ValueError('{} is not a readable .npz file ({}); delete it to recompute '
+            raise UserError('{} is not a readable .npz file ({}); delete it to recompute '
                              'what it held'.format(path, e)) from None
 
 
 def _pickled(path):
-    return ValueError('{} holds pickled Python objects; dec_chainer never unpickles files of '
+    return UserError('{} holds pickled Python objects; dec_chainer never unpickles files of '
                       'a run directory (refusing to load it)'.format(path))
 
 
@@ -143,10 +144,10 @@ def open_npz(path):
     try:
         npz = numpy.load(fid, allow_pickle=False)
         if not isinstance(npz, numpy.lib.npyio.NpzFile):
-            raise ValueError('not an .npz archive')
+            raise UserError('not an .npz archive')
     except (zipfile.BadZipFile, EOFError, OSError, ValueError) as e:
         fid.close()
-        raise ValueError('{} is not a readable .npz file ({}); delete it to recompute what '
+        raise UserError('{} is not a readable .npz file ({}); delete it to recompute what '
                          'it held'.format(path, e)) from None
     npz.fid = fid  # closed with the archive (numpy closes only files it opened itself)
     return npz
@@ -163,7 +164,7 @@ def load_npz(path, obj, strict=True):
                 raise _pickled(path) from None
             raise
         except (zipfile.BadZipFile, EOFError, KeyError) as e:
-            raise ValueError('{} is truncated or does not hold what this run expects ({}); '
+            raise UserError('{} is truncated or does not hold what this run expects ({}); '
                              'delete it to recompute what it held'.format(path, e)) from None
 
 

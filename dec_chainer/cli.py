@@ -6,6 +6,7 @@ import signal
 import sys
 import tempfile
 import time
+import traceback
 import warnings
 
 import numpy
@@ -15,6 +16,7 @@ import chainer  # noqa: E402  (after dec_chainer, which patches the stack for it
 
 from dec_chainer.presets import PRESETS
 from dec_chainer.provenance import provenance, versions
+from dec_chainer.errors import MissingFileError, NotWritableError, UserError
 
 
 def version_string():
@@ -32,7 +34,7 @@ def device_type(spec):
         device = chainer.get_device(value)
         if device.xp is not numpy and device.device.id >= \
                 device.xp.cuda.runtime.getDeviceCount():
-            raise ValueError('this machine has {} GPU(s)'.format(
+            raise UserError('this machine has {} GPU(s)'.format(
                 device.xp.cuda.runtime.getDeviceCount()))
     except Exception as e:
         raise argparse.ArgumentTypeError('{!r} is not a usable device ({})'.format(
@@ -140,10 +142,10 @@ def _run_train(args):
     overrides = parse_overrides(args.set)
     if getattr(args, 'resume', None):
         if args.out and os.path.abspath(args.out) != os.path.abspath(args.resume):
-            raise ValueError('--resume {} and --out {} name different runs'.format(
+            raise UserError('--resume {} and --out {} name different runs'.format(
                 args.resume, args.out))
         if not os.path.isdir(args.resume):
-            raise FileNotFoundError('no run directory to resume: {}'.format(args.resume))
+            raise MissingFileError('no run directory to resume: {}'.format(args.resume))
         args.out = args.resume
     out = args.out or os.path.join('runs', default_name(args.preset, args.dataset, args.seed))
     if args.dry_run:
@@ -207,7 +209,7 @@ def _load_for_model(data, est):
     else:
         X, y = load_dataset(data)
     if X.shape[1] != est.n_features_in_:
-        raise ValueError('{} has {} features, but the model was fitted on {}'.format(
+        raise UserError('{} has {} features, but the model was fitted on {}'.format(
             data, X.shape[1], est.n_features_in_))
     return X, y
 
@@ -216,11 +218,11 @@ def check_writable(directory):
     """Raise ``OSError`` naming ``directory`` unless a file can be created in it (a missing,
     read-only or full directory is found before anything is computed)."""
     if not os.path.isdir(directory):
-        raise FileNotFoundError('no such directory: {}'.format(directory))
+        raise MissingFileError('no such directory: {}'.format(directory))
     try:
         tempfile.TemporaryFile(dir=directory).close()
     except OSError as e:
-        raise OSError('cannot write to {}: {}'.format(directory, e.strerror or e)) from None
+        raise NotWritableError('cannot write to {}: {}'.format(directory, e.strerror or e)) from None
 
 
 def _run_predict(args):
@@ -229,15 +231,15 @@ def _run_predict(args):
     est = DEC.load(args.model, device=args.device)
     suffix = os.path.splitext(args.output)[1].lower()
     if suffix not in ('.npy', '.csv'):
-        raise ValueError('--output must end in .npy or .csv; got {}'.format(args.output))
+        raise UserError('--output must end in .npy or .csv; got {}'.format(args.output))
     outputs = [args.output] + ([os.path.splitext(args.output)[0] + '_proba.npy']
                                if args.proba and suffix == '.npy' else [])
     for path in outputs:
         if os.path.isdir(path):
-            raise ValueError('--output {} is a directory; give a file name'.format(path))
+            raise UserError('--output {} is a directory; give a file name'.format(path))
         if os.path.exists(args.data) and os.path.realpath(path) in (
                 os.path.realpath(args.data), os.path.realpath(args.model)):
-            raise ValueError('--output {} would overwrite an input file'.format(path))
+            raise UserError('--output {} would overwrite an input file'.format(path))
     check_writable(os.path.dirname(os.path.abspath(args.output)))  # before computing
     X, _ = _load_for_model(args.data, est)
     q = est.predict_proba(X)
@@ -279,7 +281,7 @@ def _run_evaluate(args):
     est = DEC.load(args.model, device=args.device)
     X, y = _load_for_model(args.dataset, est)
     if y is None:
-        raise ValueError('{} has no labels to evaluate against'.format(args.dataset))
+        raise UserError('{} has no labels to evaluate against'.format(args.dataset))
     m = eval_clustering(y, est.predict(X))
     print(format_table([dict(data=args.dataset, n=len(y), **m)],
                        [('data', 'data'), ('n', 'points'), ('acc', 'ACC'), ('nmi', 'NMI'),
@@ -305,7 +307,7 @@ def _run_plot(args):
     model_path = os.path.join(args.run, MODEL_FILE)
     for path in (metrics_path, model_path):
         if not os.path.exists(path):
-            raise FileNotFoundError('{} is not a finished run directory (no {})'.format(
+            raise MissingFileError('{} is not a finished run directory (no {})'.format(
                 args.run, os.path.basename(path)))
     check_writable(args.run)  # the figures go there: found before computing
     report = _files.read_json(metrics_path)
@@ -358,6 +360,10 @@ def _run_compare(args):
     return 0
 
 
+#: set to 1, the traceback of a user's error is shown as well (as ``--traceback``)
+TRACEBACK_VARIABLE = 'DEC_CHAINER_TRACEBACK'
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog='dec-chainer', formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -365,6 +371,10 @@ def build_parser():
                     'Chainer 7.8.1.')
     parser.add_argument('--version', action='version', version=version_string(),
                         help='print the versions of dec-chainer, Chainer, NumPy and Python')
+    parser.add_argument('--traceback', action='store_true',
+                        help='show the traceback of an error in the data, the settings or a '
+                             'file too (they are one line otherwise; also '
+                             '{}=1)'.format(TRACEBACK_VARIABLE))
     sub = parser.add_subparsers(dest='command', metavar='COMMAND')
     _add_train(sub, 'train', 'the whole DEC pipeline: pretraining, k-means, DEC',
                'Pretrain the stacked autoencoder, initialise the centroids with k-means and '
@@ -409,7 +419,6 @@ def main(argv=None):
 
 
 def _run_command(args):
-    from dec_chainer.runs import RunDirectoryInUse
     if distributed.launched_size() > 1 and not hasattr(args, 'communicator'):
         print('dec-chainer {}: error: started by mpiexec with {} processes, but only train, '
               'pretrain and cluster run data-parallel; run {} as one process'.format(
@@ -421,8 +430,13 @@ def _run_command(args):
             for category in _warnings_to_show():
                 warnings.simplefilter('always', category)
             return args.func(args)
-    except (ValueError, OSError, RunDirectoryInUse) as e:  # OSError: files, disks
+    except (UserError, OSError) as e:
+        if not isinstance(e, UserError) and e.errno is None:
+            raise  # an OSError of ours that is not the user's: a bug, with its traceback
+        # the user's data, settings or files, or the system's (a full disk, no permission)
         comm = getattr(args, 'comm', None)
+        if args.traceback or os.environ.get(TRACEBACK_VARIABLE, '') not in ('', '0'):
+            traceback.print_exc()
         print('dec-chainer {}: error{}: {}'.format(
             args.command, '' if comm is None else ' on rank {}'.format(comm.rank), e),
             file=sys.stderr)

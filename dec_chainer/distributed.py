@@ -27,6 +27,7 @@ never leaves the other ranks waiting.
 import os
 
 import numpy
+from dec_chainer.errors import UserError
 
 #: Environment variables an MPI launcher sets, in each process it starts, to the number of
 #: processes (Open MPI's mpiexec, PMIx launchers such as srun, MPICH/Hydra).
@@ -53,14 +54,14 @@ def create_communicator(name='auto', gpu=False):
     (``MPI_Abort``) instead of leaving them blocked in a collective.
     """
     if name not in COMMUNICATORS:
-        raise ValueError('communicator must be one of {}; got {!r}'.format(
+        raise UserError('communicator must be one of {}; got {!r}'.format(
             ', '.join(COMMUNICATORS), name))
     if launched_size() == 1:
         return None
     try:
         import mpi4py  # noqa: F401
     except ImportError:
-        raise ValueError('started by an MPI launcher with {} processes but mpi4py is not '
+        raise UserError('started by an MPI launcher with {} processes but mpi4py is not '
                            'installed: pip install .[mpi] (or bash scripts/setup_env.sh '
                            '--mpi)'.format(launched_size())) from None
     from dec_chainer import _compat
@@ -71,7 +72,7 @@ def create_communicator(name='auto', gpu=False):
     if name == 'auto':
         name = 'pure_nccl' if gpu else 'naive'
     if name != 'naive' and not gpu:
-        raise ValueError('communicator {!r} needs GPUs (--device 0); on CPUs use naive'.format(
+        raise UserError('communicator {!r} needs GPUs (--device 0); on CPUs use naive'.format(
             name))
     comm = chainermn.create_communicator(name)
     return comm if comm.size > 1 else None
@@ -99,7 +100,7 @@ def local_batchsize(batchsize, comm, what='batchsize'):
     """Each rank's share of a global minibatch of ``batchsize`` rows (it must divide)."""
     N = size(comm)
     if batchsize % N:
-        raise ValueError('{} {} is not divisible by the {} processes: each rank takes an '
+        raise UserError('{} {} is not divisible by the {} processes: each rank takes an '
                          'equal share of the global minibatch (use a multiple of {})'.format(
                              what, batchsize, N, N))
     return batchsize // N
@@ -170,7 +171,7 @@ def gather_rows(comm, x, out=None):
     if out is None:
         out = numpy.empty(shape, x.dtype)
     elif out.shape != shape or out.dtype != x.dtype or not out.flags.c_contiguous:
-        raise ValueError('out must be a C-contiguous {} array of shape {}; got {} {}'.format(
+        raise UserError('out must be a C-contiguous {} array of shape {}; got {} {}'.format(
             x.dtype, shape, out.dtype, out.shape))
     out[:counts[0]] = x
     start = counts[0]

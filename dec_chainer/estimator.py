@@ -21,6 +21,7 @@ from dec_chainer.presets import DECConfig, as_overrides, get_config
 from dec_chainer.runs import fit_dec
 from dec_chainer.training import build_autoencoder
 from dec_chainer.validation import check_array, check_labels, check_n_clusters, value_range
+from dec_chainer.errors import MissingFileError, UserError
 
 _META_KEY = '__dec_chainer_meta__'
 _FORMAT = 'dec_chainer.DEC/1'
@@ -257,11 +258,11 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
         """
         path = os.fspath(path)
         if not os.path.isfile(path):
-            raise FileNotFoundError('model file not found: {}'.format(path))
+            raise MissingFileError('model file not found: {}'.format(path))
         try:
             npz = _files.open_npz(path)
         except ValueError:
-            raise ValueError('{}: not a readable .npz model file (empty, truncated or not '
+            raise UserError('{}: not a readable .npz model file (empty, truncated or not '
                              'written by DEC.save)'.format(path)) from None
         with npz:
             try:
@@ -269,18 +270,18 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
             except (ValueError, KeyError, TypeError, zipfile.BadZipFile, EOFError) as e:
                 if str(e).startswith(path + ':'):
                     raise
-                raise ValueError('{}: not a readable dec_chainer.DEC model ({}: {})'.format(
+                raise UserError('{}: not a readable dec_chainer.DEC model ({}: {})'.format(
                     path, type(e).__name__, e)) from None
         return est
 
     @classmethod
     def _from_npz(cls, npz, path, device):
         if _META_KEY not in npz.files:
-            raise ValueError('{}: not a dec_chainer.DEC model file (no {})'.format(
+            raise UserError('{}: not a dec_chainer.DEC model file (no {})'.format(
                 path, _META_KEY))
         meta = json.loads(str(npz[_META_KEY]))
         if meta.get('format') != _FORMAT:
-            raise ValueError('{}: unknown model format {!r}'.format(path, meta.get('format')))
+            raise UserError('{}: unknown model format {!r}'.format(path, meta.get('format')))
         params = dict(meta['params'], device=-1 if device is None else device)
         if params.get('dims') is not None:  # JSON keeps the tuple as a list
             params['dims'] = tuple(params['dims'])
@@ -293,7 +294,7 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
         try:
             model = _restore_model(npz, meta['n_features_in'], config, est, scale)
         except ValueError as e:
-            raise ValueError('{}: {}'.format(path, e)) from None
+            raise UserError('{}: {}'.format(path, e)) from None
         est._set_fitted(model, config, meta['n_features_in'], meta['seed'],
                         meta.get('input_range'))
         est.labels_ = npz['labels_']
@@ -328,11 +329,11 @@ def _restore_model(weights, n_features, config, est, input_scale):
     try:
         serializers.NpzDeserializer(weights).load(model)
     except (KeyError, ValueError) as e:
-        raise ValueError('weights do not match the saved configuration ({})'.format(e)) \
+        raise UserError('weights do not match the saved configuration ({})'.format(e)) \
             from None
     bad = [name for name, param in model.namedparams() if not numpy.isfinite(param.array).all()]
     if bad:
-        raise ValueError('the model holds non-finite weights (in {}): its training diverged; '
+        raise UserError('the model holds non-finite weights (in {}): its training diverged; '
                          'train it again'.format(', '.join(bad)))
     model.to_device(chainer.get_device(est.device))
     return model
@@ -360,7 +361,7 @@ def check_input_range(X, fitted_range):
 def _finite(a, X):
     """``a``, or ``ValueError`` naming the scale of ``X`` if it is not finite."""
     if not numpy.isfinite(a).all():
-        raise ValueError('the embedding of X overflows (X holds values up to |x| = {:.3g}): '
+        raise UserError('the embedding of X overflows (X holds values up to |x| = {:.3g}): '
                          'scale X as the data the model was fitted on'.format(
                              float(numpy.abs(X).max())))
     return a

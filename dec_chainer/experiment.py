@@ -26,6 +26,7 @@ from dec_chainer.provenance import provenance
 from dec_chainer.reporting import format_table, write_tables
 from dec_chainer.runs import find_pretrained, fit_dec
 from dec_chainer.validation import check_n_clusters
+from dec_chainer.errors import UserError
 
 #: The model file of a run directory (:meth:`dec_chainer.DEC.load` reads it).
 MODEL_FILE = 'dec_model.npz'
@@ -37,7 +38,7 @@ def parse_overrides(items):
     for item in items or ():
         key, sep, value = item.partition('=')
         if not sep or not key:
-            raise ValueError('override {!r} is not KEY=VALUE'.format(item))
+            raise UserError('override {!r} is not KEY=VALUE'.format(item))
         try:
             overrides[key] = json.loads(value)
         except json.JSONDecodeError:
@@ -55,7 +56,7 @@ def split_overrides(overrides, presets):
     """
     unknown = sorted({k.split('.', 1)[0] for k in overrides if '.' in k} - set(presets))
     if unknown:
-        raise ValueError('--set names unknown presets: {} (PRESET.KEY=VALUE takes one of {})'
+        raise UserError('--set names unknown presets: {} (PRESET.KEY=VALUE takes one of {})'
                          .format(', '.join(unknown), ', '.join(presets)))
     per = {}
     for preset in presets:

@@ -9,6 +9,7 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import pairwise_distances_argmin
 
 from dec_chainer.validation import check_array, check_n_clusters
+from dec_chainer.errors import UserError
 
 
 def kmeans(X, n_clusters, n_init=20, random_state=0, max_iter=300):
@@ -22,7 +23,7 @@ def kmeans(X, n_clusters, n_init=20, random_state=0, max_iter=300):
     X = check_array(X, name='X')
     n_clusters = check_n_clusters(n_clusters, X.shape[0])
     if n_init < 1:
-        raise ValueError('n_init must be at least 1; got {}'.format(n_init))
+        raise UserError('n_init must be at least 1; got {}'.format(n_init))
     km = KMeans(n_clusters=n_clusters, n_init=n_init, max_iter=max_iter,
                 random_state=random_state).fit(X)
     return (km.cluster_centers_.astype(X.dtype), km.labels_.astype(numpy.int64),

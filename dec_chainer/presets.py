@@ -9,6 +9,7 @@ import math
 from dataclasses import dataclass
 
 import numpy
+from dec_chainer.errors import UserError
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,7 @@ class DECConfig:
         names = {f.name for f in dataclasses.fields(self)}
         unknown = sorted(set(overrides) - names)
         if unknown:
-            raise ValueError('unknown setting(s) {}; known: {}'.format(
+            raise UserError('unknown setting(s) {}; known: {}'.format(
                 ', '.join(unknown), ', '.join(sorted(names))))
         return dataclasses.replace(self, **overrides)
 
@@ -149,21 +150,21 @@ class DECConfig:
             v = getattr(self, f.name)
             if f.name in self.OPTIONAL_INTS:
                 if v is not None and not is_int(v):
-                    raise ValueError('{} must be an integer or None (on the command line: '
+                    raise UserError('{} must be an integer or None (on the command line: '
                                      '{}=null); got {!r}'.format(f.name, f.name, v))
             elif f.type is int:
                 if not is_int(v):
-                    raise ValueError('{} must be an integer; got {!r}'.format(f.name, v))
+                    raise UserError('{} must be an integer; got {!r}'.format(f.name, v))
             elif f.type is float:
                 if not (is_int(v) or isinstance(v, (float, numpy.floating))) \
                         or not math.isfinite(v):
-                    raise ValueError('{} must be a finite number; got {!r}'.format(f.name, v))
+                    raise UserError('{} must be a finite number; got {!r}'.format(f.name, v))
             elif f.type is str:
                 if not isinstance(v, str):
-                    raise ValueError('{} must be a string; got {!r}'.format(f.name, v))
+                    raise UserError('{} must be a string; got {!r}'.format(f.name, v))
             elif f.name == 'hidden_dims':
                 if not isinstance(v, (tuple, list)) or not v or not all(map(is_int, v)):
-                    raise ValueError('hidden_dims must be a list of integer layer sizes, '
+                    raise UserError('hidden_dims must be a list of integer layer sizes, '
                                      'e.g. [500,500,2000,10]; got {!r}'.format(v))
 
     def validate(self):
@@ -178,49 +179,49 @@ class DECConfig:
                    'dec_loss_reduce': ('mean', 'sum')}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
-                raise ValueError('{} must be one of {}; got {!r}'.format(
+                raise UserError('{} must be one of {}; got {!r}'.format(
                     name, allowed, getattr(self, name)))
         check_kernel_args(self.alpha, self.kernel)
         positive = ('batchsize', 'lr_step', 'update_interval', 'eval_batchsize',
                     'snapshot_interval', 'kmeans_n_init', 'dec_max_iter')
         for name in positive:
             if int(getattr(self, name)) < 1:
-                raise ValueError('{} must be at least 1; got {}'.format(
+                raise UserError('{} must be at least 1; got {}'.format(
                     name, getattr(self, name)))
         for name in ('layerwise_iters', 'finetune_iters', 'momentum_ramp', 'lr_backoff'):
             if int(getattr(self, name)) < 0:
-                raise ValueError('{} must be >= 0; got {}'.format(name, getattr(self, name)))
+                raise UserError('{} must be >= 0; got {}'.format(name, getattr(self, name)))
         if not self.hidden_dims or min(self.hidden_dims) < 1:
-            raise ValueError('hidden_dims must be positive sizes; got {}'.format(
+            raise UserError('hidden_dims must be positive sizes; got {}'.format(
                 self.hidden_dims))
         check = self.check_interval or self.update_interval
         if check % self.update_interval:
-            raise ValueError('check_interval ({}) must be a multiple of update_interval '
+            raise UserError('check_interval ({}) must be a multiple of update_interval '
                              '({})'.format(check, self.update_interval))
         if not 0 <= self.tol < 1:
-            raise ValueError('tol must be in [0, 1); got {}'.format(self.tol))
+            raise UserError('tol must be in [0, 1); got {}'.format(self.tol))
         if not 0 <= self.dropout < 1:
-            raise ValueError('dropout must be in [0, 1); got {}'.format(self.dropout))
+            raise UserError('dropout must be in [0, 1); got {}'.format(self.dropout))
         for name in ('lr', 'dec_lr', 'snapshot_seconds', 'init_scale'):
             if not getattr(self, name) > 0:
-                raise ValueError('{} must be positive; got {}'.format(name, getattr(self, name)))
+                raise UserError('{} must be positive; got {}'.format(name, getattr(self, name)))
         for name in ('momentum', 'dec_momentum'):
             if not 0 <= getattr(self, name) < 1:
-                raise ValueError('{} must be in [0, 1); got {}'.format(
+                raise UserError('{} must be in [0, 1); got {}'.format(
                     name, getattr(self, name)))
         if not 0 < self.lr_gamma <= 1:
-            raise ValueError('lr_gamma (the factor lr is multiplied by every lr_step '
+            raise UserError('lr_gamma (the factor lr is multiplied by every lr_step '
                              'iterations) must be in (0, 1]; got {}'.format(self.lr_gamma))
         for name in ('weight_decay', 'bias_lr_mult'):
             if not getattr(self, name) >= 0:
-                raise ValueError('{} must be >= 0; got {}'.format(name, getattr(self, name)))
+                raise UserError('{} must be >= 0; got {}'.format(name, getattr(self, name)))
         for name, meaning in (('pretrain_samples', 'all rows'), ('cluster_samples', 'all rows'),
                               ('kmeans_samples', 'all rows'), ('dec_batchsize', 'full batch'),
                               ('dec_snapshot_interval', 'snapshot_interval'),
                               ('check_interval', 'update_interval')):
             value = getattr(self, name)
             if value is not None and int(value) < 1:
-                raise ValueError('{} must be at least 1 or None ({}); got {}'.format(
+                raise UserError('{} must be at least 1 or None ({}); got {}'.format(
                     name, meaning, value))
         return self
 
@@ -291,7 +292,7 @@ def get_config(preset='paper', **overrides):
     elif preset in PRESETS:
         base = PRESETS[preset]
     else:
-        raise ValueError('unknown preset {!r}; choose one of {}'.format(
+        raise UserError('unknown preset {!r}; choose one of {}'.format(
             preset, ', '.join(PRESETS)))
     return base.replace(**overrides).validate()
 

@@ -54,6 +54,7 @@ from dec_chainer.training.pretrain import stage_info_path
 from dec_chainer.validation import (check_array, check_distinct_rows, check_labels,
                                     check_n_clusters, is_memory_mapped, rescale_factor,
                                     row_blocks, value_range)
+from dec_chainer.errors import MissingFileError, UserError
 
 RUN_FILE = 'run.json'
 
@@ -69,7 +70,7 @@ PRETRAIN_KEYS = ('scale', 'pretrain_samples', 'hidden_dims', 'init', 'init_scale
 Run = collections.namedtuple('Run', ['model', 'labels', 'report'])
 
 
-class RunDirectoryInUse(RuntimeError):
+class RunDirectoryInUse(UserError, RuntimeError):
     """Another process holds the run directory."""
 
 
@@ -118,7 +119,7 @@ def _scaled(X, scale, scratch):
     return out
 
 
-class EmbeddingBlowUpError(ValueError):
+class EmbeddingBlowUpError(UserError):
     """The encoder's weights blew up: its embedding is far beyond any scale DEC can
     cluster, although every loss stayed finite."""
 
@@ -234,7 +235,7 @@ def _check_run_dir(out, identity):
             mine.pop(k, None)
     if mine != theirs:
         diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
-        raise ValueError(
+        raise UserError(
             '{} holds a run with a different configuration or data (differs in: {}); use '
             'another output directory or the same settings and data to resume it'.format(
                 out, ', '.join(diff)))
@@ -281,7 +282,7 @@ def check_pretrained(source, config, seed, X):
     """
     path = os.path.join(source, RUN_FILE)
     if not os.path.exists(path):
-        raise FileNotFoundError('{} is not a run directory (no {})'.format(source, RUN_FILE))
+        raise MissingFileError('{} is not a run directory (no {})'.format(source, RUN_FILE))
     theirs = _files.read_json(path)
     # a setting added since that run started has its default, which computes what ran
     their_config = dict(DECConfig().to_dict(), **theirs['config'])
@@ -294,7 +295,7 @@ def check_pretrained(source, config, seed, X):
         if theirs.get('pretrain_data_blake2b') != digest['pretrain_data_blake2b']:
             diff.append('pretrain_data_blake2b')
     if diff:
-        raise ValueError('{} pretrained a different autoencoder (differs in: {})'.format(
+        raise UserError('{} pretrained a different autoencoder (differs in: {})'.format(
             source, ', '.join(diff)))
     # the fine-tuned autoencoder is the whole result (the layer-wise pairs only start it)
     files = (['finetune.npz'] if config.finetune_iters else
@@ -302,7 +303,7 @@ def check_pretrained(source, config, seed, X):
              if config.layerwise_iters else [])
     missing = [f for f in files if not os.path.exists(os.path.join(source, 'pretrain', f))]
     if missing:
-        raise FileNotFoundError('{} has not finished pretraining (missing {})'.format(
+        raise MissingFileError('{} has not finished pretraining (missing {})'.format(
             source, ', '.join(missing)))
     _check_digests(source)
     return files
@@ -328,7 +329,7 @@ def _check_digests(source):
         return
     for name, digest in sorted(_files.read_json(path).items()):
         if file_digest(os.path.join(source, name)) != digest:
-            raise ValueError('{}: its BLAKE2b digest is not the one {} records ({}): the '
+            raise UserError('{}: its BLAKE2b digest is not the one {} records ({}): the '
                              'file was changed or damaged; restore it (git checkout) or '
                              'pretrain again'.format(os.path.join(source, name), path, digest))
 
@@ -338,7 +339,7 @@ def _check_readable(path, source):
     try:
         _files.read_arrays(path)
     except ValueError as e:
-        raise ValueError('{}; it is the pretrained autoencoder of {}: delete it and pretrain '
+        raise UserError('{}; it is the pretrained autoencoder of {}: delete it and pretrain '
                          'again there (the same pretrain command resumes {}), or run without '
                          '--pretrained'.format(str(e).split('; delete it')[0], source,
                                                source)) from None
@@ -412,7 +413,7 @@ def fit_dec(X, y=None, n_clusters=10, config='paper', out=None, device=-1, seed=
         (None elsewhere).
     """
     if stop_after not in (None, 'pretrain'):
-        raise ValueError("stop_after must be None or 'pretrain'; got {!r}".format(stop_after))
+        raise UserError("stop_after must be None or 'pretrain'; got {!r}".format(stop_after))
     config = get_config(config) if not isinstance(config, DECConfig) else config.validate()
     root = distributed.is_root(comm)
     if root:
@@ -433,7 +434,7 @@ def fit_dec(X, y=None, n_clusters=10, config='paper', out=None, device=-1, seed=
                         ('dec_batchsize', config.dec_batchsize or distributed.size(comm))):
         distributed.local_batchsize(value, comm, name)  # refused before any training
     if pretrained is not None and out is None:
-        raise ValueError('reusing a pretrained autoencoder needs a run directory (out)')
+        raise UserError('reusing a pretrained autoencoder needs a run directory (out)')
     device = chainer.get_device(device)
     device.use()
     origin = {'command': ' '.join(sys.argv if command is None else command),
@@ -519,7 +520,7 @@ def _run(X, y, n_clusters, config, out, device, seed, progress, log, stop_after,
         if root:
             f = _files.read_arrays(kmeans_path, ('centroids', 'labels', 'seconds'))
             if 'centroids' not in f or 'labels' not in f:
-                raise ValueError('{} holds no k-means result; delete it to recompute '
+                raise UserError('{} holds no k-means result; delete it to recompute '
                                  'it'.format(kmeans_path))
             centroids, km_labels = f['centroids'], f['labels']
             if 'seconds' in f:  # report the time k-means took when it ran

@@ -7,6 +7,7 @@ path or an argument name) and the problem.
 import math
 
 import numpy
+from dec_chainer.errors import UserError
 
 #: Rows are checked this many elements at a time, so checking a memory-mapped file larger
 #: than memory needs no array of its size.
@@ -40,7 +41,7 @@ def rescale_factor(top, rescale):
     for ``'max_abs'`` the power of two that brings ``top`` into (0.5, 1] (exact in floating
     point: the data's digits are kept; 1 for data already there, and for all-zero data)."""
     if rescale not in RESCALES:
-        raise ValueError('rescale must be one of {}; got {!r}'.format(RESCALES, rescale))
+        raise UserError('rescale must be one of {}; got {!r}'.format(RESCALES, rescale))
     if rescale == 'none' or not top > 0:
         return 1.0
     mantissa, exponent = math.frexp(top)  # top = mantissa * 2**exponent, 0.5 <= mantissa < 1
@@ -75,23 +76,23 @@ def check_array(X, name='X', min_samples=1, dtype=numpy.float32):
     try:
         arr = numpy.asarray(X)
     except (ValueError, TypeError) as e:
-        raise ValueError('{}: cannot be read as an array: {}'.format(name, e)) from None
+        raise UserError('{}: cannot be read as an array: {}'.format(name, e)) from None
     if arr.dtype.kind not in 'biuf':
         if arr.dtype.kind == 'O':
             try:
                 arr = arr.astype(numpy.float64)
             except (ValueError, TypeError):
-                raise ValueError(
+                raise UserError(
                     '{} must be numeric; it holds non-numeric values (dtype object)'
                     .format(name)) from None
         else:
-            raise ValueError('{} must be numeric; got dtype {}'.format(name, arr.dtype))
+            raise UserError('{} must be numeric; got dtype {}'.format(name, arr.dtype))
     if arr.ndim != 2:
-        raise ValueError(
+        raise UserError(
             '{} must be a 2-D array of shape (n_samples, n_features); got {}-D shape {}'
             .format(name, arr.ndim, arr.shape))
     if arr.size == 0:
-        raise ValueError('{} is empty: shape {}'.format(name, arr.shape))
+        raise UserError('{} is empty: shape {}'.format(name, arr.shape))
     if arr.dtype.kind == 'f':  # a block of rows at a time: no array of X's size
         n_nan = n_inf = 0
         row, offset = None, 0
@@ -105,18 +106,18 @@ def check_array(X, name='X', min_samples=1, dtype=numpy.float32):
                     row = offset + int(numpy.argwhere(~finite)[0, 0])
             offset += len(block)
         if row is not None:
-            raise ValueError(
+            raise UserError(
                 '{} contains {} NaN and {} infinite values (first in row {})'
                 .format(name, n_nan, n_inf, row))
     if arr.shape[0] < min_samples:
-        raise ValueError(
+        raise UserError(
             '{} has {} samples; at least {} are needed'.format(
                 name, arr.shape[0], min_samples))
     with numpy.errstate(over='ignore'):  # overflow is checked (and named) just below
         out = numpy.ascontiguousarray(arr, dtype=dtype)  # a float32 memory map: no copy
     if out.dtype != arr.dtype and out.dtype.kind == 'f' and not numpy.isfinite(out).all():
         big = numpy.abs(arr[~numpy.isfinite(out)]).max()
-        raise ValueError('{} holds values too large for {} (|x| up to {:.3g}; the largest '
+        raise UserError('{} holds values too large for {} (|x| up to {:.3g}; the largest '
                          'is {:.3g}): rescale the data'.format(
                              name, out.dtype, float(big), float(numpy.finfo(out.dtype).max)))
     return out
@@ -126,15 +127,15 @@ def check_labels(y, n_samples, name='y'):
     """Validate a label vector of length ``n_samples`` and return it as int64."""
     arr = numpy.asarray(y)
     if arr.ndim != 1:
-        raise ValueError('{} must be 1-D; got shape {}'.format(name, arr.shape))
+        raise UserError('{} must be 1-D; got shape {}'.format(name, arr.shape))
     if arr.shape[0] != n_samples:
-        raise ValueError('{} has {} labels for {} samples'.format(
+        raise UserError('{} has {} labels for {} samples'.format(
             name, arr.shape[0], n_samples))
     if arr.dtype.kind not in 'biuf':
-        raise ValueError('{} must be integer labels; got dtype {}'.format(name, arr.dtype))
+        raise UserError('{} must be integer labels; got dtype {}'.format(name, arr.dtype))
     if arr.dtype.kind == 'f':
         if not numpy.isfinite(arr).all() or (arr != numpy.round(arr)).any():
-            raise ValueError('{} must be integer labels; got non-integer values'.format(name))
+            raise UserError('{} must be integer labels; got non-integer values'.format(name))
     return arr.astype(numpy.int64)
 
 
@@ -147,7 +148,7 @@ def check_distinct_rows(X, n_clusters, name='X'):
         seen.add(row.tobytes())
         if len(seen) >= n_clusters:
             return
-    raise ValueError('{} has {} distinct row(s), fewer than the {} clusters asked for: '
+    raise UserError('{} has {} distinct row(s), fewer than the {} clusters asked for: '
                      'identical rows cannot make more clusters than there are distinct '
                      'rows'.format(name, len(seen), n_clusters))
 
@@ -159,10 +160,10 @@ def check_n_clusters(n_clusters, n_samples=None, name='n_clusters'):
     P are 1 and the DEC phase changes nothing.
     """
     if isinstance(n_clusters, bool) or not isinstance(n_clusters, (int, numpy.integer)):
-        raise ValueError('{} must be an integer; got {!r}'.format(name, n_clusters))
+        raise UserError('{} must be an integer; got {!r}'.format(name, n_clusters))
     if n_clusters < 1:
-        raise ValueError('{} must be at least 1; got {}'.format(name, n_clusters))
+        raise UserError('{} must be at least 1; got {}'.format(name, n_clusters))
     if n_samples is not None and n_samples < n_clusters:
-        raise ValueError('too few samples for the clusters: {} samples, {}={}'.format(
+        raise UserError('too few samples for the clusters: {} samples, {}={}'.format(
             n_samples, name, n_clusters))
     return int(n_clusters)

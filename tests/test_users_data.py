@@ -192,6 +192,30 @@ def test_settings_out_of_range_are_refused_before_training(setting, message, cap
     assert code == 2 and err.count('\n') == 1 and message in err, err
 
 
+def test_a_user_error_is_one_line_and_a_bug_keeps_its_traceback(monkeypatch, capsys):
+    """User errors (dec_chainer.errors.UserError) are one line, with their traceback on
+    request (--traceback, DEC_CHAINER_TRACEBACK=1); any other exception is a bug: it
+    propagates with its traceback, even a ValueError."""
+    bad = ['train', '--dataset', 'digits', '--dry-run', '--set', 'momentum=-5']
+    code, _, err = run_cli(bad, capsys)
+    assert code == 2 and err.count('\n') == 1 and 'Traceback' not in err
+    code, _, err = run_cli(['--traceback'] + bad, capsys)
+    assert code == 2 and 'Traceback (most recent call last)' in err and 'UserError' in err
+    assert err.strip().splitlines()[-1].startswith('dec-chainer train: error: momentum')
+    monkeypatch.setenv('DEC_CHAINER_TRACEBACK', '1')
+    code, _, err = run_cli(bad, capsys)
+    assert code == 2 and 'Traceback' in err
+    monkeypatch.delenv('DEC_CHAINER_TRACEBACK')
+    from dec_chainer import presets
+
+    def broken(self):
+        raise ValueError('an internal bug')
+
+    monkeypatch.setattr(presets.DECConfig, 'validate', broken)
+    with pytest.raises(ValueError, match='an internal bug'):
+        main(bad)
+
+
 def _zip_truncated(path):
     data = path.read_bytes()
     path.write_bytes(data[:len(data) // 2])

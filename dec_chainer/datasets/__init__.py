@@ -18,6 +18,7 @@ from dec_chainer.datasets.digits import load_digits  # noqa: F401
 from dec_chainer.datasets.fashion_mnist import load_fashion_mnist  # noqa: F401
 from dec_chainer.datasets.idx import read_idx  # noqa: F401
 from dec_chainer.datasets.mnist import load_mnist  # noqa: F401
+from dec_chainer.errors import UserError
 
 #: Names accepted by :func:`load_dataset` besides a file path.
 DATASETS = ('mnist', 'fashion-mnist', 'digits')
@@ -41,6 +42,6 @@ def load_dataset(name, scale='unit', split='all'):
         return load_digits(scale=scale)
     if os.path.splitext(str(name))[1].lower() in SUFFIXES or os.path.exists(str(name)):
         return load_array(name)
-    raise ValueError('unknown dataset {!r}: use one of {} or a path to a {} file'.format(
+    raise UserError('unknown dataset {!r}: use one of {} or a path to a {} file'.format(
         name, DATASETS, '/'.join(SUFFIXES)))
 

@@ -9,6 +9,7 @@ import zlib
 import numpy
 
 from dec_chainer.validation import check_array, check_labels
+from dec_chainer.errors import MissingFileError, UserError
 
 _NPZ_DATA_KEYS = ('X', 'x', 'data', 'features')
 _NPZ_LABEL_KEYS = ('y', 'labels', 'label', 'target', 'targets')
@@ -27,7 +28,7 @@ def _read_csv(path, delimiter):
     with open(path, newline='') as f:
         first = next(csv.reader(f, delimiter=delimiter), None)
     if first is None:
-        raise ValueError('{}: the file is empty'.format(path))
+        raise UserError('{}: the file is empty'.format(path))
     header = None
     if not all(_is_number(field) for field in first):
         header = [field.strip() for field in first]
@@ -37,19 +38,19 @@ def _read_csv(path, delimiter):
             data = numpy.loadtxt(path, delimiter=delimiter, skiprows=int(header is not None),
                                  dtype=numpy.float64, ndmin=2)
     except ValueError as e:
-        raise ValueError('{}: non-numeric or ragged data ({})'.format(path, e)) from None
+        raise UserError('{}: non-numeric or ragged data ({})'.format(path, e)) from None
     return data, header
 
 
 def _split_label_column(data, label_column, header, path):
     if isinstance(label_column, str):
         if header is None or label_column not in header:
-            raise ValueError('{}: no column named {!r} (header: {})'.format(
+            raise UserError('{}: no column named {!r} (header: {})'.format(
                 path, label_column, header))
         label_column = header.index(label_column)
     n_columns = data.shape[1]
     if not -n_columns <= label_column < n_columns:
-        raise ValueError('{}: label_column {} is out of range for {} columns'.format(
+        raise UserError('{}: label_column {} is out of range for {} columns'.format(
             path, label_column, n_columns))
     label_column %= n_columns
     y = data[:, label_column]
@@ -80,35 +81,35 @@ def load_array(path, label_column=None, delimiter=None):
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
-        raise FileNotFoundError('data file not found: {}'.format(path))
+        raise MissingFileError('data file not found: {}'.format(path))
     suffix = os.path.splitext(path)[1].lower()
     y = None
     header = None
     if suffix in ('.npy', '.npz') and os.path.getsize(path) == 0:
-        raise ValueError('{}: the file is empty (0 bytes)'.format(path))
+        raise UserError('{}: the file is empty (0 bytes)'.format(path))
     if suffix == '.npy':
         try:
             data = numpy.load(path, mmap_mode='r', allow_pickle=False)
         except (ValueError, OSError, EOFError) as e:
-            raise ValueError('{}: not a readable .npy array ({})'.format(path, e)) from None
+            raise UserError('{}: not a readable .npy array ({})'.format(path, e)) from None
         if not isinstance(data, numpy.ndarray):
-            raise ValueError('{}: not a .npy array but a .npz archive; name it .npz'.format(
+            raise UserError('{}: not a .npy array but a .npz archive; name it .npz'.format(
                 path))
     elif suffix == '.npz':
         try:
             with open(path, 'rb') as fid:
                 f = numpy.load(fid, allow_pickle=False)
                 if not isinstance(f, numpy.lib.npyio.NpzFile):
-                    raise ValueError('it holds a single {} array, not an archive: name it '
+                    raise UserError('it holds a single {} array, not an archive: name it '
                                      '.npy'.format(getattr(f, 'shape', '')))
                 with f:
                     arrays = {k: f[k] for k in f.files}
         except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as e:
-            raise ValueError('{}: not a readable .npz archive ({})'.format(path, e)) from None
+            raise UserError('{}: not a readable .npz archive ({})'.format(path, e)) from None
         data_key = next((k for k in _NPZ_DATA_KEYS if k in arrays), None)
         if data_key is None:
             if len(arrays) != 1:
-                raise ValueError('{}: cannot tell the data array among {}; name it one of {}'
+                raise UserError('{}: cannot tell the data array among {}; name it one of {}'
                                  .format(path, sorted(arrays), _NPZ_DATA_KEYS))
             data_key = next(iter(arrays))
         data = arrays[data_key]
@@ -123,7 +124,7 @@ def load_array(path, label_column=None, delimiter=None):
             label_column = next((name for name in header
                                  if name.lower() in _NPZ_LABEL_KEYS), None)
     else:
-        raise ValueError('{}: unsupported file type {!r}; use one of {}'.format(
+        raise UserError('{}: unsupported file type {!r}; use one of {}'.format(
             path, suffix, SUFFIXES))
 
     if label_column is not None:

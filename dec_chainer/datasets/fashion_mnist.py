@@ -3,6 +3,7 @@
 import os
 
 from dec_chainer.datasets import _images
+from dec_chainer.errors import MissingFileError
 
 #: Where Debian's ``dataset-fashion-mnist`` package puts the four IDX files.
 DEBIAN_FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist'
@@ -25,7 +26,7 @@ def load_fashion_mnist(path=None, split='all', scale='unit'):
     """
     path = DEBIAN_FASHION_MNIST_DIR if path is None else os.fspath(path)
     if not os.path.isdir(path):
-        raise FileNotFoundError(
+        raise MissingFileError(
             'Fashion-MNIST directory not found: {} (install Debian\'s dataset-fashion-mnist '
             'or pass path= a directory of the four IDX files)'.format(path))
     return _images.load_idx_directory(path, split, scale)

@@ -6,6 +6,7 @@ import struct
 import zlib
 
 import numpy
+from dec_chainer.errors import MissingFileError, UserError
 
 # third byte of the magic number -> big-endian element type
 _IDX_TYPES = {
@@ -21,14 +22,14 @@ _GZIP_MAGIC = b'\x1f\x8b'
 
 def _read_bytes(path):
     if not os.path.isfile(path):
-        raise FileNotFoundError('IDX file not found: {}'.format(path))
+        raise MissingFileError('IDX file not found: {}'.format(path))
     with open(path, 'rb') as f:
         data = f.read()
     if data[:2] == _GZIP_MAGIC:
         try:
             data = gzip.decompress(data)
         except (OSError, EOFError, zlib.error) as e:
-            raise ValueError('{}: corrupt or truncated gzip data ({})'.format(path, e)) from None
+            raise UserError('{}: corrupt or truncated gzip data ({})'.format(path, e)) from None
     return data
 
 
@@ -43,15 +44,15 @@ def read_idx(path):
     path = os.fspath(path)
     data = _read_bytes(path)
     if len(data) < 4:
-        raise ValueError('{}: not an IDX file: {} bytes, shorter than the 4-byte magic '
+        raise UserError('{}: not an IDX file: {} bytes, shorter than the 4-byte magic '
                          'number'.format(path, len(data)))
     zero, type_code, ndim = struct.unpack('>HBB', data[:4])
     if zero != 0 or type_code not in _IDX_TYPES or ndim == 0:
-        raise ValueError('{}: not an IDX file: bad magic number 0x{}'.format(
+        raise UserError('{}: not an IDX file: bad magic number 0x{}'.format(
             path, data[:4].hex()))
     header = 4 + 4 * ndim
     if len(data) < header:
-        raise ValueError('{}: truncated IDX header: {} dimensions need {} bytes, file has {}'
+        raise UserError('{}: truncated IDX header: {} dimensions need {} bytes, file has {}'
                          .format(path, ndim, header, len(data)))
     shape = struct.unpack('>' + 'I' * ndim, data[4:header])
     dtype = _IDX_TYPES[type_code]
@@ -59,7 +60,7 @@ def read_idx(path):
     found = len(data) - header
     if found != expected:
         problem = 'truncated' if found < expected else 'trailing bytes in'
-        raise ValueError('{}: {} IDX file: shape {} needs {} data bytes, found {}'.format(
+        raise UserError('{}: {} IDX file: shape {} needs {} data bytes, found {}'.format(
             path, problem, shape, expected, found))
     arr = numpy.frombuffer(data, dtype=dtype, offset=header).reshape(shape)
     return arr.astype(dtype.newbyteorder('='))

