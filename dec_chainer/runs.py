@@ -39,7 +39,6 @@ import warnings
 
 import numpy
 
-import chainer
 
 from dec_chainer import _files, distributed
 from dec_chainer.evaluations import eval_clustering
@@ -50,6 +49,7 @@ from dec_chainer.presets import DECConfig, get_config
 from dec_chainer.provenance import environment, git_commit
 from dec_chainer.training import build_autoencoder, pretrain_autoencoder, train_dec
 from dec_chainer.training._common import stage_random_state, stage_seed
+from dec_chainer.training.context import RunContext
 from dec_chainer.training.pretrain import stage_info_path
 from dec_chainer.validation import (check_array, check_distinct_rows, check_labels,
                                     check_n_clusters, is_memory_mapped, rescale_factor,
@@ -415,48 +415,34 @@ def fit_dec(X, y=None, n_clusters=10, config='paper', out=None, device=-1, seed=
     if stop_after not in (None, 'pretrain'):
         raise UserError("stop_after must be None or 'pretrain'; got {!r}".format(stop_after))
     config = get_config(config) if not isinstance(config, DECConfig) else config.validate()
-    root = distributed.is_root(comm)
-    if root:
-        X = check_array(X, name='X')
-    else:  # rank 0 checks the whole data set; the others read only their rows
-        progress, log = False, (lambda *a: None)
-        check_array(X[distributed.shard(len(X), comm)], name='X')
-    if y is not None:
-        y = check_labels(y, X.shape[0], name='y')
-    n_clusters = check_n_clusters(n_clusters, config.n_cluster(len(X)))
-    scale = data_range = None
-    if root:
-        check_distinct_rows(X[:config.n_cluster(len(X))], n_clusters)
-        data_range = value_range(X)
-        scale = input_scale(data_range, config)
-    scale = distributed.bcast(comm, scale)
-    for name, value in (('batchsize', config.batchsize),
-                        ('dec_batchsize', config.dec_batchsize or distributed.size(comm))):
-        distributed.local_batchsize(value, comm, name)  # refused before any training
+    context = RunContext(device, comm, None, log, progress)
+    X, y, n_clusters, data_range, scale = _check_data(X, y, n_clusters, config, context)
     if pretrained is not None and out is None:
         raise UserError('reusing a pretrained autoencoder needs a run directory (out)')
-    device = chainer.get_device(device)
-    device.use()
+    context.device.use()
     origin = {'command': ' '.join(sys.argv if command is None else command),
               'git_commit': git_commit()}  # what this run starts from
-
     tmp = None
     if out is None:
         tmp = out = tempfile.mkdtemp(prefix='dec_chainer_')
     os.makedirs(out, exist_ok=True)
     try:
-        with own_run_dir(out) if root else contextlib.nullcontext():
-            if root:
+        with own_run_dir(out) if context.root else contextlib.nullcontext():
+            if context.root:
                 _check_run_dir(out, run_identity(config, seed, n_clusters, X,
                                                  distributed.size(comm)))
                 if pretrained is not None:
                     _reuse_pretrained(pretrained, out, config, seed, X, log)
-            model, labels, report = _run(X, y, n_clusters, config, out, device, seed,
-                                         progress, log, stop_after, comm, scale)
+            # data on disk (a memory-mapped .npy): the per-row arrays go to files too
+            if distributed.bcast(comm, is_memory_mapped(X)):  # rank 0's X: checked
+                context = context.replace(scratch=os.path.join(out, 'scratch', *(
+                    [] if comm is None else ['rank{}'.format(comm.rank)])))
+            model, labels, report = _run(X, y, n_clusters, config, out, seed, context, scale,
+                                         stop_after)
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
-    if not root:
+    if not context.root:
         return Run(model, None, None)
     if pretrained is not None:
         report['pretrained_from'] = os.path.abspath(pretrained)
@@ -465,151 +451,199 @@ def fit_dec(X, y=None, n_clusters=10, config='paper', out=None, device=-1, seed=
     return Run(model, labels, report)
 
 
-def _run(X, y, n_clusters, config, out, device, seed, progress, log, stop_after, comm,
-         scale):
+def _check_data(X, y, n_clusters, config, context):
+    """``X``, ``y`` and K checked before anything is computed (rank 0 checks the whole data
+    set, the others their rows), the data's range and the factor the run scales it by."""
+    comm = context.comm
+    if context.root:
+        X = check_array(X, name='X')
+    else:
+        check_array(X[distributed.shard(len(X), comm)], name='X')
+    if y is not None:
+        y = check_labels(y, X.shape[0], name='y')
+    n_clusters = check_n_clusters(n_clusters, config.n_cluster(len(X)))
+    scale = data_range = None
+    if context.root:
+        check_distinct_rows(X[:config.n_cluster(len(X))], n_clusters)
+        data_range = value_range(X)
+        scale = input_scale(data_range, config)
+    for name, value in (('batchsize', config.batchsize),
+                        ('dec_batchsize', config.dec_batchsize or distributed.size(comm))):
+        distributed.local_batchsize(value, comm, name)  # refused before any training
+    return X, y, n_clusters, data_range, distributed.bcast(comm, scale)
+
+
+def _run(X, y, n_clusters, config, out, seed, context, scale, stop_after):
+    """The phases of a run, each loaded where its result file exists: pretraining, k-means
+    on the embedding, DEC, the report."""
     n_pre, n_cl = config.n_pretrain(len(X)), config.n_cluster(len(X))
-    root = distributed.is_root(comm)
     # this process's rows (all of them for one process; X is checked float32 at rank 0)
-    X_pre, X_cl = (numpy.ascontiguousarray(X[:n][distributed.shard(n, comm)],
+    X_pre, X_cl = (numpy.ascontiguousarray(X[:n][distributed.shard(n, context.comm)],
                                            dtype=numpy.float32) for n in (n_pre, n_cl))
-    # data on disk (a memory-mapped .npy): the per-row arrays go to files too
-    scratch = None
-    if distributed.bcast(comm, is_memory_mapped(X)):  # rank 0's X: checked, float32
-        scratch = os.path.join(out, 'scratch')
-        if comm is not None:
-            scratch = os.path.join(scratch, 'rank{}'.format(comm.rank))
-    y_cl = None if y is None or not root else y[:n_cl]
+    y_cl = None if y is None or not context.root else y[:n_cl]
+    report = _new_report(seed, n_clusters, n_pre, n_cl, config, context, scale)
+    sdae = _pretrain(X_pre, config, out, seed, context, scale, report)
+    if stop_after == 'pretrain':
+        return None, None, report
+    model = DeepEmbeddedClustering(sdae, numpy.zeros((n_clusters, sdae.embedding_size)),
+                                   config.alpha, config.kernel, config.dec_loss_reduce,
+                                   input_scale=scale)  # centroids: k-means' below
+    model.to_device(context.device)
+    km_labels, km_local = _initial_centroids(model, X_cl, config, out, seed, context, report)
+    if y_cl is not None:
+        report['metrics']['ae_kmeans'] = eval_clustering(y_cl, km_labels)
+        context.log('[kmeans] AE+k-means: ' + _fmt(report['metrics']['ae_kmeans']))
+    report['dec'] = _dec(model, X_cl, y_cl, km_local, n_cl, config, out, seed, context)
+    labels = distributed.gather_rows(context.comm, model.predict(X_cl, config.eval_batchsize))
+    if context.scratch is not None:
+        shutil.rmtree(context.scratch, ignore_errors=True)
+    if not context.root:
+        return model, None, None
+    _finish_report(report, labels, km_labels, y_cl, context)
+    return model, labels, report
+
+
+def _new_report(seed, n_clusters, n_pre, n_cl, config, context, scale):
     report = {'seed': int(seed), 'n_clusters': n_clusters, 'n_pretrain': n_pre,
-              'n_cluster': n_cl, 'device': str(device), 'config': config.to_dict(),
+              'n_cluster': n_cl, 'device': str(context.device), 'config': config.to_dict(),
               'seconds': {}, 'metrics': {}}
-    if comm is not None:
-        report['processes'] = distributed.size(comm)
-    if scratch is not None:
+    if context.comm is not None:
+        report['processes'] = distributed.size(context.comm)
+    if context.scratch is not None:
         report['data_on_disk'] = True  # memory-mapped: per-row arrays in files as well
     report['input_scale'] = scale
     if scale != 1.0:
-        log('[data] values scaled by {:g} (rescale={!r}; the model keeps the factor)'.format(
-            scale, config.rescale))
+        context.log('[data] values scaled by {:g} (rescale={!r}; the model keeps the '
+                    'factor)'.format(scale, config.rescale))
     report.update(environment())  # machine, versions, BLAS kernels (what reproduces)
+    return report
 
-    # 1. autoencoder
+
+def _pretrain(X_pre, config, out, seed, context, scale, report):
+    """Phase 1: the autoencoder (pretrained, or loaded stage by stage)."""
     t0 = time.time()
-    sdae = build_autoencoder(X.shape[1], config, stage_random_state(seed, 0))
-    sdae.to_device(device)
-    report['pretrain'] = pretrain_autoencoder(sdae, _scaled(X_pre, scale, scratch), config,
-                                              os.path.join(out, 'pretrain'), device,
-                                              seed=seed, progress=progress, log=log,
-                                              comm=comm, scratch=scratch)
+    sdae = build_autoencoder(X_pre.shape[1], config, stage_random_state(seed, 0))
+    sdae.to_device(context.device)
+    report['pretrain'] = pretrain_autoencoder(sdae, _scaled(X_pre, scale, context.scratch),
+                                              config, os.path.join(out, 'pretrain'), seed,
+                                              context)
     # the recorded training time of each stage (also when loaded or resumed)
     recorded = [st.get('seconds') for st in report['pretrain'].values()]
     report['seconds']['pretrain'] = (round(sum(recorded), 2) if None not in recorded
                                      else round(time.time() - t0, 2))
-    if stop_after == 'pretrain':
-        return None, None, report
+    return sdae
 
-    # 2. k-means on the embedding (gathered at rank 0), centroids (and labels) broadcast
-    t0 = time.time()
-    kmeans_path = os.path.join(out, 'kmeans.npz')
-    mine = distributed.shard(n_cl, comm)
-    km_labels = None
 
-    def encode(x):  # the embedding of raw rows, as the DEC model computes it
-        return sdae.encode(x * scale if scale != 1.0 else x)
+def _initial_centroids(model, X_cl, config, out, seed, context, report):
+    """Phase 2: k-means on the embedding (gathered at rank 0; on a subset of the rows with
+    ``kmeans_samples``, every row then gets its nearest centroid) sets the model's
+    centroids. Returns the labels of all rows (rank 0) and of this rank's rows."""
+    path = os.path.join(out, 'kmeans.npz')
+    mine = distributed.shard(len(X_cl), context.comm)
 
-    if distributed.bcast(comm, os.path.exists(kmeans_path)):
-        if root:
-            f = _files.read_arrays(kmeans_path, ('centroids', 'labels', 'seconds'))
+    def load():
+        centroids = labels = seconds = None
+        if context.root:
+            f = _files.read_arrays(path, ('centroids', 'labels', 'seconds'))
             if 'centroids' not in f or 'labels' not in f:
                 raise UserError('{} holds no k-means result; delete it to recompute '
-                                 'it'.format(kmeans_path))
-            centroids, km_labels = f['centroids'], f['labels']
-            if 'seconds' in f:  # report the time k-means took when it ran
-                t0 = time.time() - float(f['seconds'])
-        centroids, km_labels = distributed.bcast(comm, (centroids, km_labels) if root
-                                                 else None)
-        km_local = km_labels[mine]
-    else:
-        subset = kmeans_rows(n_cl, config, seed)
-        if subset is None:  # every clustered row (the paper)
-            Z = map_batches(encode, X_cl, config.eval_batchsize, device)
-        else:  # this rank's rows of the subset
-            Z = map_batches(encode, X_cl, config.eval_batchsize, device,
-                                 rows=subset[(subset >= mine.start) & (subset < mine.stop)]
-                                 - mine.start)
-        Z = distributed.gather_rows(comm, Z)
-        if root:
-            log('[kmeans] {} restarts on the {}-d embedding of {} points{}'.format(
-                config.kmeans_n_init, Z.shape[1], len(Z),
-                '' if subset is None else ' of {}'.format(n_cl)))
-            check_embedding(float(abs(Z).max()) if Z.size else 0.0, 'pretraining')
-            centroids, km_labels, _ = kmeans(Z, n_clusters, n_init=config.kmeans_n_init,
-                                             random_state=stage_seed(seed, 200) % (2 ** 31))
-        del Z
-        if subset is None:
-            centroids, km_labels = distributed.bcast(comm, (centroids, km_labels) if root
-                                                     else None)
-            km_local = km_labels[mine]
-        else:  # every row: its nearest centroid, a batch at a time
-            centroids = distributed.bcast(comm, centroids if root else None)
-            km_local = map_batches(
-                encode, X_cl, config.eval_batchsize, device,
-                out=_files.new_array(scratch, 'kmeans_labels', (len(X_cl),), numpy.int64),
-                then=lambda z: nearest_centroid(z, centroids))
-            km_labels = distributed.gather_rows(  # on disk at rank 0 too
-                comm, km_local, None if not root or comm is None else _files.new_array(
-                    scratch, 'kmeans_labels_all', (n_cl,), numpy.int64))
-        if root:
-            _files.savez(kmeans_path, centroids=centroids, labels=km_labels,
-                         seconds=time.time() - t0)
-    report['seconds']['kmeans'] = round(time.time() - t0, 2)
-    if y_cl is not None:
-        report['metrics']['ae_kmeans'] = eval_clustering(y_cl, km_labels)
-        log('[kmeans] AE+k-means: ' + _fmt(report['metrics']['ae_kmeans']))
+                                'it'.format(path))
+            centroids, labels = f['centroids'], f['labels']
+            seconds = float(f['seconds']) if 'seconds' in f else None
+        centroids, labels = distributed.bcast(context.comm, (centroids, labels))
+        return centroids, labels, labels[mine], seconds
 
-    # 3. DEC
+    def compute():
+        t0 = time.time()
+        centroids, labels, local = _kmeans(model, X_cl, report['n_cluster'], config, seed,
+                                           context)
+        if context.root:
+            _files.savez(path, centroids=centroids, labels=labels, seconds=time.time() - t0)
+        return centroids, labels, local, time.time() - t0
+
     t0 = time.time()
-    model = DeepEmbeddedClustering(sdae, centroids, config.alpha, config.kernel,
-                                   config.dec_loss_reduce, input_scale=scale)
-    model.to_device(device)
-    model_path = os.path.join(out, 'model.npz')
-    if distributed.bcast(comm, os.path.exists(model_path)):
+    centroids, labels, local, seconds = context.load_or_compute(path, load, compute)
+    report['seconds']['kmeans'] = round(time.time() - t0 if seconds is None else seconds, 2)
+    model.centroids.array[...] = model.xp.asarray(centroids, dtype=numpy.float32)
+    return labels, local
+
+
+def _kmeans(model, X_cl, n_cl, config, seed, context):
+    """k-means on the embedding of the ``n_cl`` clustered rows (this rank's: ``X_cl``) or
+    of ``kmeans_rows`` of them."""
+    comm, encode = context.comm, model.embed
+    mine = distributed.shard(n_cl, comm)
+    subset = kmeans_rows(n_cl, config, seed)
+    rows = None if subset is None else \
+        subset[(subset >= mine.start) & (subset < mine.stop)] - mine.start
+    Z = distributed.gather_rows(comm, map_batches(encode, X_cl, config.eval_batchsize,
+                                                  context.device, rows=rows))
+    centroids = labels = None
+    if context.root:
+        context.log('[kmeans] {} restarts on the {}-d embedding of {} points{}'.format(
+            config.kmeans_n_init, Z.shape[1], len(Z),
+            '' if subset is None else ' of {}'.format(n_cl)))
+        check_embedding(float(abs(Z).max()) if Z.size else 0.0, 'pretraining')
+        centroids, labels, _ = kmeans(Z, model.n_clusters, n_init=config.kmeans_n_init,
+                                      random_state=stage_seed(seed, 200) % (2 ** 31))
+    del Z
+    if subset is None:
+        centroids, labels = distributed.bcast(comm, (centroids, labels))
+        return centroids, labels, labels[mine]
+    centroids = distributed.bcast(comm, centroids)  # every row: its nearest centroid
+    local = map_batches(encode, X_cl, config.eval_batchsize, context.device,
+                        out=context.new_array('kmeans_labels', (len(X_cl),), numpy.int64),
+                        then=lambda z: nearest_centroid(z, centroids))
+    labels = distributed.gather_rows(  # on disk at rank 0 too
+        comm, local, None if not context.root or comm is None else context.new_array(
+            'kmeans_labels_all', (n_cl,), numpy.int64))
+    return centroids, labels, local
+
+
+def _dec(model, X_cl, y_cl, km_local, n_cl, config, out, seed, context):
+    """Phase 3: DEC from the k-means centroids (or the finished model, loaded)."""
+    path = os.path.join(out, 'model.npz')
+
+    def load():
         dec = {}
-        if root:
-            _files.load_npz(model_path, model)
+        if context.root:
+            _files.load_npz(path, model)
             dec = _files.read_json(os.path.join(out, 'dec_result.json'))
-        distributed.bcast_params(comm, model)
-        log('[dec] loaded {}'.format(model_path))
-    else:
-        log('[dec] {} points, {} clusters, P every {} iterations, at most {}'.format(
-            n_cl, n_clusters, config.update_interval, config.dec_max_iter))
-        dec = train_dec(model, X_cl, config, os.path.join(out, 'dec'), device,
-                        seed=stage_seed(seed, 301), y=y_cl,
-                        initial_labels=km_local,
-                        progress=progress, log=log, comm=comm, scratch=scratch)
-        dec = {k: v for k, v in dec.items() if k != 'log'}
-        check_embedding(embedding_max(model.embed, X_cl, config.eval_batchsize, device, comm),
-                        'the DEC phase', float(abs(centroids).max()))
-        if root:  # the result first: model.npz, written last, says the phase is complete
+        distributed.bcast_params(context.comm, model)
+        context.log('[dec] loaded {}'.format(path))
+        return dec
+
+    def compute():
+        context.log('[dec] {} points, {} clusters, P every {} iterations, at most {}'.format(
+            n_cl, model.n_clusters,
+            config.update_interval, config.dec_max_iter))
+        start = float(abs(model.centroids.array).max())
+        dec = train_dec(model, X_cl, config, os.path.join(out, 'dec'),
+                        stage_seed(seed, 301), y_cl, km_local, context)
+        dec.pop('log')
+        check_embedding(embedding_max(model.embed, X_cl, config.eval_batchsize,
+                                      context.device, context.comm), 'the DEC phase', start)
+        if context.root:  # the result first: model.npz, written last, says it is complete
             _files.write_json(os.path.join(out, 'dec_result.json'), dec)
-            _files.save_npz(model_path, model)
-    labels = distributed.gather_rows(comm, model.predict(X_cl, config.eval_batchsize))
-    if scratch is not None:
-        shutil.rmtree(scratch, ignore_errors=True)
-    if not root:
-        return model, None, None
-    report['seconds']['dec'] = dec.get('seconds', round(time.time() - t0, 2))
+            _files.save_npz(path, model)
+        return dec
+
+    return context.load_or_compute(path, load, compute)
+
+
+def _finish_report(report, labels, km_labels, y_cl, context):
+    """The DEC phase's time and metrics, and a warning for a degenerate clustering."""
+    report['seconds']['dec'] = report['dec'].get('seconds', 0.0)
     report['seconds']['compute'] = round(sum(report['seconds'][k] for k in
                                              ('pretrain', 'kmeans', 'dec')), 2)
-    report['dec'] = dec
     if y_cl is not None:
         report['metrics']['dec'] = eval_clustering(y_cl, labels)
-        log('[dec] DEC: ' + _fmt(report['metrics']['dec']))
-    degenerate = degenerate_clustering(labels, km_labels, n_clusters)
+        context.log('[dec] DEC: ' + _fmt(report['metrics']['dec']))
+    degenerate = degenerate_clustering(labels, km_labels, report['n_clusters'])
     if degenerate is not None:
         report['warnings'] = [degenerate]
-        log('[dec] warning: ' + degenerate)
-        warnings.warn(DegenerateClusteringWarning(degenerate), stacklevel=3)
-    return model, labels, report
+        context.log('[dec] warning: ' + degenerate)
+        warnings.warn(DegenerateClusteringWarning(degenerate), stacklevel=4)
 
 
 def kmeans_rows(n, config, seed):

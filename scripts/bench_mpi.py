@@ -62,7 +62,7 @@ def worker(iters, out_json, threads):
     from dec_chainer.links import DeepEmbeddedClustering, ReconstructionLoss
     from dec_chainer.presets import get_config
     from dec_chainer.training import build_autoencoder
-    from dec_chainer.training._common import make_trainer
+    from dec_chainer.training import RunContext, Schedule, make_trainer
 
     comm = distributed.create_communicator('naive')
     N = distributed.size(comm)
@@ -81,11 +81,12 @@ def worker(iters, out_json, threads):
                 if trainer.updater.iteration in (5, 5 + iters):
                     marks[trainer.updater.iteration] = time.perf_counter()
 
-        trainer = make_trainer(target, dataset, batchsize=BATCH // N,
-                               stop_trigger=(5 + iters, 'iteration'), lr=0.01, momentum=0.9,
-                               out=tempfile.mkdtemp(prefix='bench_mpi_'), device=cpu, seed=0,
-                               progress=False, snapshot_interval=10 ** 9,
-                               snapshot_seconds=1e9, comm=comm)
+        trainer = make_trainer(target, dataset, Schedule(BATCH // N, 0.01, 0.9,
+                                                         snapshot_interval=10 ** 9,
+                                                         snapshot_seconds=1e9),
+                               tempfile.mkdtemp(prefix='bench_mpi_'), 0,
+                               RunContext(cpu, comm, progress=False),
+                               stop_trigger=(5 + iters, 'iteration'))
         trainer.extend(Mark())
         trainer.run()
         shutil.rmtree(trainer.out, ignore_errors=True)

@@ -51,12 +51,13 @@ from dec_chainer.provenance import provenance
 from dec_chainer.reporting import format_table, machine_line
 from dec_chainer.presets import get_config
 from dec_chainer.training.optimizers import MomentumSGD
-from dec_chainer.training._common import (BatchIterator, make_trainer, send_batch,
-                                          stage_random_state)
+from dec_chainer.training import Reporting, RunContext, Schedule, make_trainer
+from dec_chainer.training._common import BatchIterator, send_batch, stage_random_state
 
 DIMS = (784, 500, 500, 2000, 10)
 BATCH = 256
 LR, MOMENTUM = 0.1, 0.9
+QUIET = RunContext('@numpy', progress=False)
 
 
 def data(n=8192, seed=0, width=DIMS[0]):
@@ -146,9 +147,9 @@ def chainer_trainer_per_iteration(X, iters):
     with tempfile.TemporaryDirectory() as out:
         def run(n):
             trainer = make_trainer(
-                loss, X, batchsize=BATCH, stop_trigger=(n, 'iteration'), lr=LR,
-                momentum=MOMENTUM, out=out, device=chainer.get_device('@numpy'), seed=0,
-                snapshot_interval=10 ** 9, log_interval=max(1, n // 2), progress=False)
+                loss, X, Schedule(BATCH, LR, MOMENTUM, snapshot_interval=10 ** 9), out, 0,
+                QUIET, stop_trigger=(n, 'iteration'),
+                reporting=Reporting(log_interval=max(1, n // 2)))
             t = time.perf_counter()
             trainer.run()
             return time.perf_counter() - t
@@ -213,20 +214,20 @@ def stage_gemm_floor_factory(sizes):
     return step
 
 
-def stage_trainer_per_iteration(target, X, iters, config, random_states=(), repeats=3):
-    """Seconds per iteration of ``target`` (a pair or the stack) under the pipeline's
-    Trainer, with ``config``'s optimiser settings, after a warm-up: the fastest of
-    ``repeats`` runs of ``iters`` iterations (the least disturbed on a shared machine)."""
+def stage_trainer_per_iteration(target, X, iters, config, rng=None, repeats=3):
+    """Seconds per iteration of ``target`` (a pair, its dropout masks from ``rng``, or the
+    stack) under the pipeline's Trainer, with ``config``'s optimiser settings, after a
+    warm-up: the fastest of ``repeats`` runs of ``iters`` iterations (the least disturbed
+    on a shared machine)."""
     from dec_chainer.links import ReconstructionLoss
-    loss = ReconstructionLoss(target, config.ae_loss)
+    loss = ReconstructionLoss(target, config.ae_loss, rng)
     with tempfile.TemporaryDirectory() as out:
         def run(n):
             trainer = make_trainer(
-                loss, X, batchsize=BATCH, stop_trigger=(n, 'iteration'), lr=config.lr,
-                momentum=config.momentum, out=out, device=chainer.get_device('@numpy'),
-                seed=0, lr_step=config.lr_step, momentum_ramp=config.momentum_ramp,
-                bias_lr_mult=config.bias_lr_mult, snapshot_interval=10 ** 9,
-                log_interval=max(1, n // 2), progress=False, random_states=random_states)
+                loss, X, Schedule.pretraining(config.replace(snapshot_interval=10 ** 9),
+                                              BATCH), out, 0, QUIET,
+                stop_trigger=(n, 'iteration'), random_states=[rng] if rng else [],
+                reporting=Reporting(log_interval=max(1, n // 2)))
             t = time.perf_counter()
             trainer.run()
             return time.perf_counter() - t
@@ -261,10 +262,8 @@ def stage_rows(iters, presets=('paper', 'article')):
                                                rng=numpy.random.RandomState(0))
             for k, pair in enumerate(sdae):
                 X = data(seed=k, width=dims[k])
-                pair.rng = stage_random_state(0, k + 1, generator=True)  # as the pipeline
-                rows[k][key] = 1e3 * stage_trainer_per_iteration(pair, X, iters, config,
-                                                                 [pair.rng])
-                pair.rng = None
+                rng = stage_random_state(0, k + 1, generator=True)  # as the pipeline
+                rows[k][key] = 1e3 * stage_trainer_per_iteration(pair, X, iters, config, rng)
             rows[-1][key] = 1e3 * stage_trainer_per_iteration(sdae, data(width=dims[0]),
                                                               iters, config)
         for r in rows:

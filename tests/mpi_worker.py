@@ -21,7 +21,7 @@ from dec_chainer.functions import target_distribution
 from dec_chainer.links import DeepEmbeddedClustering, ReconstructionLoss
 from dec_chainer.presets import get_config
 from dec_chainer.training import build_autoencoder
-from dec_chainer.training._common import make_trainer, run_resumable
+from dec_chainer.training import RunContext, Schedule, make_trainer, run_resumable
 from dec_chainer.training.extensions import RefreshTargetDistribution
 
 K = 10
@@ -43,10 +43,10 @@ def params(link):
 
 def one_step(target, data, comm, out, lr):
     """One full-batch MomentumSGD step of ``target`` on ``data`` (this rank's rows)."""
-    trainer = make_trainer(target, data, batchsize=len(data), stop_trigger=(1, 'iteration'),
-                           lr=lr, momentum=0.9, out=out, device=chainer.get_device('@numpy'),
-                           seed=0, progress=False, comm=comm)
-    run_resumable(trainer, comm=comm)
+    context = RunContext('@numpy', comm, progress=False)
+    trainer = make_trainer(target, data, Schedule(len(data), lr, 0.9), out, 0, context,
+                           stop_trigger=(1, 'iteration'))
+    run_resumable(trainer, context)
     return params(target)
 
 

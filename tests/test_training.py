@@ -3,6 +3,8 @@
 import os
 import zipfile
 
+import dataclasses
+
 import numpy
 import pytest
 
@@ -13,6 +15,7 @@ from dec_chainer.datasets import load_digits
 from dec_chainer.links import (DeepEmbeddedClustering, ReconstructionLoss,
                                StackedDenoisingAutoEncoder)
 from dec_chainer.training import train_dec
+from dec_chainer.training import Reporting, RunContext, Schedule
 from dec_chainer.training._common import (latest_snapshot, make_trainer, run_resumable,
                                           stage_random_state)
 from dec_chainer.training.extensions import (ConvergenceCheck, GradientScale,
@@ -20,6 +23,7 @@ from dec_chainer.training.extensions import (ConvergenceCheck, GradientScale,
 
 CPU = chainer.get_device('@numpy')
 QUIET = dict(progress=False)
+QUIET_CONTEXT = RunContext('@numpy', progress=False)
 
 
 @pytest.fixture(scope='module')
@@ -43,12 +47,12 @@ def pretrain_trainer(sdae, X, out, n_iter, dropout_seed=None, **kw):
         target.rng = stage_random_state(dropout_seed, 1, generator=True)  # as pretraining
         random_states = [target.rng]
     loss = ReconstructionLoss(target, 'mse')
-    args = dict(batchsize=32, stop_trigger=(n_iter, 'iteration'), lr=0.5, momentum=0.9,
-                out=str(out), device=CPU, seed=7, lr_step=15, lr_gamma=0.5,
-                momentum_ramp=10, bias_lr_mult=2.0, snapshot_interval=10, log_interval=5,
-                progress=False, random_states=random_states)
-    args.update(kw)
-    return make_trainer(loss, X, **args)
+    schedule = Schedule(batchsize=32, lr=0.5, momentum=0.9, lr_step=15, lr_gamma=0.5,
+                        momentum_ramp=10, bias_lr_mult=2.0, snapshot_interval=10)
+    schedule = dataclasses.replace(schedule, **kw)
+    return make_trainer(loss, X, schedule, str(out), 7, QUIET_CONTEXT,
+                        stop_trigger=(n_iter, 'iteration'), random_states=random_states,
+                        reporting=Reporting(log_interval=5))
 
 
 def test_lr_and_momentum_schedules(tmp_path, digits):
@@ -218,19 +222,19 @@ def test_dec_phase_resume_is_exact(tmp_path, digits):
     config = dec_chainer.get_config('quick', update_interval=4, snapshot_interval=6,
                                     dec_batchsize=64, tol=0.0)
     whole, X, y = dec_setup(digits)
-    r = train_dec(whole, X, config.replace(dec_max_iter=30), str(tmp_path / 'w'), CPU,
-                  seed=5, y=y, **QUIET)
+    r = train_dec(whole, X, config.replace(dec_max_iter=30), str(tmp_path / 'w'),
+                  seed=5, y=y, context=QUIET_CONTEXT)
     assert r['iterations'] == 30 and not r['converged']
     keys = r['log'][-1].keys()
     assert {'main/loss', 'dec/acc', 'dec/nmi', 'dec/ari', 'dec/label_change'} <= set(keys)
 
     part, _, _ = dec_setup(digits)
-    train_dec(part, X, config.replace(dec_max_iter=18), str(tmp_path / 'p'), CPU, seed=5,
-              **QUIET)
+    train_dec(part, X, config.replace(dec_max_iter=18), str(tmp_path / 'p'), seed=5,
+              context=QUIET_CONTEXT)
     fresh, _, _ = dec_setup(digits)
     numpy.random.seed(12345)
-    r2 = train_dec(fresh, X, config.replace(dec_max_iter=30), str(tmp_path / 'p'), CPU,
-                   seed=5, **QUIET)
+    r2 = train_dec(fresh, X, config.replace(dec_max_iter=30), str(tmp_path / 'p'),
+                  seed=5, context=QUIET_CONTEXT)
     assert r2['iterations'] == 30
     assert_same_params(params_of(fresh), params_of(whole))
 
@@ -241,19 +245,19 @@ def test_stop_quantity_is_logged_and_kept_in_snapshots(tmp_path, digits):
     config = dec_chainer.get_config('quick', update_interval=4, check_interval=8,
                                     snapshot_interval=6, dec_batchsize=64, tol=0.0)
     whole, X, y = dec_setup(digits)
-    r = train_dec(whole, X, config.replace(dec_max_iter=30), str(tmp_path / 'w'), CPU,
-                  seed=5, y=y, **QUIET)
+    r = train_dec(whole, X, config.replace(dec_max_iter=30), str(tmp_path / 'w'),
+                  seed=5, y=y, context=QUIET_CONTEXT)
     logged = {e['iteration']: e for e in r['log']}
     assert [it for it, e in sorted(logged.items()) if 'dec/stop_change' in e] == [8, 16, 24]
     assert 'dec/label_change' in logged[12]        # per refresh: every 4 iterations
     assert r['last_change'] == logged[24]['dec/stop_change']
 
     part, _, _ = dec_setup(digits)
-    train_dec(part, X, config.replace(dec_max_iter=18), str(tmp_path / 'p'), CPU, seed=5,
-              **QUIET)
+    train_dec(part, X, config.replace(dec_max_iter=18), str(tmp_path / 'p'), seed=5,
+              context=QUIET_CONTEXT)
     fresh, _, _ = dec_setup(digits)               # resumes at 18, runs to 20: no check
-    r2 = train_dec(fresh, X, config.replace(dec_max_iter=20), str(tmp_path / 'p'), CPU,
-                   seed=5, **QUIET)
+    r2 = train_dec(fresh, X, config.replace(dec_max_iter=20), str(tmp_path / 'p'),
+                  seed=5, context=QUIET_CONTEXT)
     assert r2['iterations'] == 20
     assert r2['last_change'] == logged[16]['dec/stop_change']
 

@@ -1,5 +1,6 @@
 """What both training phases share: random streams, the trainer with its extensions."""
 
+import dataclasses
 import os
 
 import numpy
@@ -9,6 +10,7 @@ from chainer.iterators import _statemachine
 from chainer.training import extension, extensions
 
 from dec_chainer import _files, distributed
+from dec_chainer.training.context import RunContext
 from dec_chainer.training.optimizers import MomentumSGD
 from dec_chainer.training.extensions import (LinearRamp, RandomStateKeeper, SnapshotTrigger,
                                              StepDecay, StopOnDivergence, set_bias_lr_mult)
@@ -120,46 +122,88 @@ def send_batch(batch, device):
     return device.send(batch)
 
 
-def make_trainer(target, dataset, *, batchsize, stop_trigger, lr, momentum, out, device,
-                 seed, lr_step=20000, lr_gamma=0.1, momentum_ramp=0, bias_lr_mult=1.0,
-                 weight_decay=0.0, snapshot_interval=2000, snapshot_seconds=120.0,
-                 log_interval=1000,
-                 progress=True, progress_interval=50, print_keys=(), random_states=(),
-                 phase='training', divergence_hint='', comm=None, scratch=None,
-                 loss_func=None):
-    """A MomentumSGD ``Trainer`` for ``target`` (a loss link) over ``dataset`` (the
-    optimizer of :mod:`~dec_chainer.training.optimizers`: Chainer's, updating CPU arrays in
-    BLAS).
+@dataclasses.dataclass(frozen=True)
+class Schedule:
 
-    Extensions: lr x ``lr_gamma`` every ``lr_step`` iterations, an optional momentum ramp,
-    bias lr multiplier, LogReport (with the lr), snapshots every ``snapshot_interval``
-    iterations and at least every ``snapshot_seconds`` (the latest one kept;
-    :func:`run_resumable` starts from it), the states of
-    the minibatch order (seeded by ``seed``) and of the NumPy ``random_states`` the model
-    draws from in those snapshots, a stop at the first non-finite loss
-    (:class:`~dec_chainer.training.extensions.StopOnDivergence`, naming ``phase`` and
-    ``divergence_hint``), and with ``progress`` a progress bar and a PrintReport of
-    ``print_keys``.
+    """How a phase's optimiser (MomentumSGD) steps and when it snapshots: minibatch size
+    (this process's share under MPI), lr x ``lr_gamma`` every ``lr_step`` iterations, an
+    optional momentum ramp, the bias lr multiplier, weight decay, and snapshots every
+    ``snapshot_interval`` iterations and at least every ``snapshot_seconds``."""
 
-    With a ChainerMN communicator ``comm`` (see :mod:`dec_chainer.distributed`):
-    ``dataset`` is this rank's rows and ``batchsize`` its share of the global minibatch;
-    rank 0's parameters are broadcast now and the gradients averaged over the ranks at
-    every update (ChainerMN's multi-node optimizer; every update, the first included,
-    steps); the logged loss is the mean over the ranks; the minibatch order is this rank's
-    stream; every rank snapshots at the same iterations (rank 0 under ``out``, rank r > 0
-    under ``out/rank<r>``); only rank 0 logs and shows progress.
+    batchsize: int
+    lr: float
+    momentum: float
+    lr_step: int = 20000
+    lr_gamma: float = 0.1
+    momentum_ramp: int = 0
+    bias_lr_mult: float = 1.0
+    weight_decay: float = 0.0
+    snapshot_interval: int = 2000
+    snapshot_seconds: float = 120.0
 
+    @classmethod
+    def pretraining(cls, config, batchsize, lr=None):
+        """An autoencoder stage's (at ``lr``: ``config.lr`` unless backed off)."""
+        return cls(batchsize, config.lr if lr is None else lr, config.momentum,
+                   config.lr_step, config.lr_gamma, config.momentum_ramp,
+                   config.bias_lr_mult, config.weight_decay, config.snapshot_interval,
+                   config.snapshot_seconds)
+
+    @classmethod
+    def dec(cls, config, batchsize):
+        """The DEC phase's: ``dec_lr``, ``dec_momentum``, its own snapshot interval."""
+        return cls(batchsize, config.dec_lr, config.dec_momentum, config.lr_step,
+                   config.lr_gamma, snapshot_interval=config.dec_snapshot_interval
+                   or config.snapshot_interval, snapshot_seconds=config.snapshot_seconds)
+
+
+@dataclasses.dataclass(frozen=True)
+class Reporting:
+
+    """What a phase logs (every ``log_interval`` iterations) and shows (a progress bar
+    every ``progress_interval``, a PrintReport of ``print_keys``), and how its divergence
+    error names it (``phase``, ``divergence_hint``: a string or a callable giving one)."""
+
+    phase: str = 'training'
+    log_interval: int = 1000
+    progress_interval: int = 50
+    print_keys: tuple = ()
+    divergence_hint: object = ''
+
+
+def make_trainer(target, dataset, schedule, out, seed, context=None, *, stop_trigger,
+                 random_states=(), reporting=Reporting(), loss_func=None):
+    """A MomentumSGD ``Trainer`` for ``target`` (a loss link) over ``dataset`` with
+    ``schedule`` (the optimizer of :mod:`~dec_chainer.training.optimizers`: Chainer's,
+    updating CPU arrays in BLAS) on ``context``'s device.
+
+    Extensions: the lr step decay, the momentum ramp and bias lr multiplier of
+    ``schedule``, LogReport (with the lr), snapshots (the latest one kept;
+    :func:`run_resumable` starts from it), the states of the minibatch order (seeded by
+    ``seed``) and of the NumPy ``random_states`` the model draws from in those snapshots,
+    a stop at the first non-finite loss
+    (:class:`~dec_chainer.training.extensions.StopOnDivergence`), and with
+    ``context.progress`` a progress bar and a PrintReport (``reporting``).
     ``loss_func``: what the updater minimises (default: ``target`` itself).
 
-    ``scratch``: a directory for the minibatch order of each epoch as a memory-mapped file
-    (:class:`FileShuffleOrderSampler`, the same order), for data sets larger than memory.
+    With a communicator (``context.comm``, see :mod:`dec_chainer.distributed`):
+    ``dataset`` is this rank's rows and ``schedule.batchsize`` its share of the global
+    minibatch; rank 0's parameters are broadcast now and the gradients averaged over the
+    ranks at every update (ChainerMN's multi-node optimizer; every update, the first
+    included, steps); the logged loss is the mean over the ranks; the minibatch order is
+    this rank's stream; every rank snapshots at the same iterations (rank 0 under ``out``,
+    rank r > 0 under ``out/rank<r>``); only rank 0 logs and shows progress. With
+    ``context.scratch`` the minibatch order of each epoch is a memory-mapped file there
+    (:class:`FileShuffleOrderSampler`, the same order), for data larger than memory.
     """
+    context = context or RunContext(progress=False)
+    comm = context.comm
     order_rng = numpy.random.RandomState(distributed.rank_seed(seed, comm) % (2 ** 32))
-    sampler = (chainer.iterators.ShuffleOrderSampler(order_rng) if scratch is None
-               else FileShuffleOrderSampler(order_rng, scratch, 'order-' + '-'.join(
+    sampler = (chainer.iterators.ShuffleOrderSampler(order_rng) if context.scratch is None
+               else FileShuffleOrderSampler(order_rng, context.scratch, 'order-' + '-'.join(
                    os.path.normpath(out).split(os.sep)[-2:])))  # e.g. order-pretrain-layer1
-    iterator = BatchIterator(dataset, batchsize, repeat=True, order_sampler=sampler)
-    optimizer = MomentumSGD(lr=lr, momentum=momentum)
+    iterator = BatchIterator(dataset, schedule.batchsize, repeat=True, order_sampler=sampler)
+    optimizer = MomentumSGD(lr=schedule.lr, momentum=schedule.momentum)
     if comm is not None:
         import chainermn
         distributed.bcast_params(comm, target)
@@ -169,43 +213,52 @@ def make_trainer(target, dataset, *, batchsize, stop_trigger, lr, momentum, out,
         # parameters already broadcast: record them, so the first update steps like every
         # other instead of only broadcasting (ChainerMN's default)
         optimizer.is_changed(target)
-    if weight_decay:
-        optimizer.add_hook(chainer.optimizer_hooks.WeightDecay(weight_decay))
-    set_bias_lr_mult(target, bias_lr_mult)
+    if schedule.weight_decay:
+        optimizer.add_hook(chainer.optimizer_hooks.WeightDecay(schedule.weight_decay))
+    set_bias_lr_mult(target, schedule.bias_lr_mult)
     updater = chainer.training.updaters.StandardUpdater(
-        iterator, optimizer, converter=send_batch, device=device, loss_func=loss_func)
-    if not distributed.is_root(comm):  # rank 0 keeps its snapshots and log where one
-        out = os.path.join(out, 'rank{}'.format(comm.rank))  # process does
+        iterator, optimizer, converter=send_batch, device=context.device, loss_func=loss_func)
+    if not context.root:  # rank 0 keeps its snapshots and log where one process does
+        out = os.path.join(out, 'rank{}'.format(comm.rank))
     trainer = chainer.training.Trainer(updater, stop_trigger, out=out)
-    trainer.extend(StepDecay('lr', lr_gamma, lr_step), trigger=(1, 'iteration'))
-    if momentum_ramp:
-        trainer.extend(LinearRamp('momentum', (0.0, momentum), (0, momentum_ramp)),
-                       trigger=(1, 'iteration'))
-    snapshot_trigger = SnapshotTrigger(snapshot_interval, snapshot_seconds, comm=comm)
+    _extend(trainer, schedule, reporting, context, [order_rng] + [
+        rs for rs in random_states
+        if isinstance(rs, (numpy.random.RandomState, numpy.random.Generator))])
+    return trainer
+
+
+def _extend(trainer, schedule, reporting, context, random_states):
+    """The extensions of :func:`make_trainer`."""
+    comm = context.comm
+    trainer.extend(StepDecay('lr', schedule.lr_gamma, schedule.lr_step),
+                   trigger=(1, 'iteration'))
+    if schedule.momentum_ramp:
+        trainer.extend(LinearRamp('momentum', (0.0, schedule.momentum),
+                                  (0, schedule.momentum_ramp)), trigger=(1, 'iteration'))
+    snapshot_trigger = SnapshotTrigger(schedule.snapshot_interval, schedule.snapshot_seconds,
+                                       comm=comm)
     if comm is not None:  # before the divergence check and LogReport: the loss of all ranks
         import chainermn.extensions
         aggregator = chainermn.extensions.ObservationAggregator(comm, 'main/loss')
         aggregator.priority = extension.PRIORITY_WRITER + 30
         trainer.extend(aggregator, trigger=(1, 'iteration'))
-    trainer.extend(StopOnDivergence(phase, divergence_hint,
+    trainer.extend(StopOnDivergence(reporting.phase, reporting.divergence_hint,
                                     snapshot_trigger=snapshot_trigger))
-    trainer.extend(RandomStateKeeper([order_rng] + [
-        rs for rs in random_states
-        if isinstance(rs, (numpy.random.RandomState, numpy.random.Generator))]))
+    trainer.extend(RandomStateKeeper(random_states))
     # under MPI the two newest: a rank killed while writing one still shares the one before
     trainer.extend(extensions.snapshot(filename=SNAPSHOT_PREFIX + '{.updater.iteration}',
                                        savefun=_files.save_npz_uncompressed,
                                        n_retains=1 if comm is None else 2),
                    trigger=snapshot_trigger)
-    if not distributed.is_root(comm):
-        return trainer
-    trainer.extend(extensions.observe_lr(), trigger=(log_interval, 'iteration'))
-    trainer.extend(extensions.LogReport(trigger=(log_interval, 'iteration')))
-    if progress:
-        if print_keys:
-            trainer.extend(extensions.PrintReport(list(print_keys)))
-        trainer.extend(extensions.ProgressBar(update_interval=progress_interval))
-    return trainer
+    if not context.root:
+        return
+    log_trigger = (reporting.log_interval, 'iteration')
+    trainer.extend(extensions.observe_lr(), trigger=log_trigger)
+    trainer.extend(extensions.LogReport(trigger=log_trigger))
+    if context.progress:
+        if reporting.print_keys:
+            trainer.extend(extensions.PrintReport(list(reporting.print_keys)))
+        trainer.extend(extensions.ProgressBar(update_interval=reporting.progress_interval))
 
 
 def snapshot_iterations(out):
@@ -233,18 +286,19 @@ def latest_snapshot(out, comm=None):
     return os.path.join(out, SNAPSHOT_PREFIX + str(max(found)))
 
 
-def run_resumable(trainer, log=None, comm=None):
+def run_resumable(trainer, context=None):
     """Load the latest snapshot in ``trainer.out`` (if any), then run the trainer.
 
     Loading before ``run`` (rather than Chainer's ``autoload``, which happens after other
     extensions' ``initialize``) lets every extension initialise from the restored state.
     Under MPI every rank loads its snapshot of the same iteration (:func:`latest_snapshot`).
     """
+    comm = None if context is None else context.comm
     path = latest_snapshot(trainer.out, comm)
     if path is not None:
         _files.load_npz(path, trainer)
-        if log is not None and distributed.is_root(comm):
-            log('[resume] {} at iteration {}'.format(path, trainer.updater.iteration))
+        if context is not None:
+            context.log('[resume] {} at iteration {}'.format(path, trainer.updater.iteration))
     # Overflow in a diverging step is not a warning to scroll by: StopOnDivergence turns
     # the non-finite loss it leads to into one clear error. Errors propagate as they are
     # (no banner of Chainer's on stderr).

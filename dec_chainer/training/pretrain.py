@@ -1,20 +1,21 @@
 """Phase 1: the stacked denoising autoencoder, layer-wise then end to end."""
 
 import copy
+import functools
 import os
 import shutil
 
 import numpy
 
-import chainer
 
 from dec_chainer import _files, distributed
 from dec_chainer.links import ReconstructionLoss, StackedDenoisingAutoEncoder
 from dec_chainer.training.extensions import DivergenceError
 from dec_chainer.validation import max_abs
 from dec_chainer.links.dec import map_batches
-from dec_chainer.training._common import (make_trainer, run_resumable,
+from dec_chainer.training._common import (Reporting, Schedule, make_trainer, run_resumable,
                                           stage_random_state, stage_seed)
+from dec_chainer.training.context import RunContext
 
 
 def build_autoencoder(n_features, config, rng=None):
@@ -31,28 +32,28 @@ def build_autoencoder(n_features, config, rng=None):
 BACKOFF_FILE = 'lr_backoff.json'
 
 
-def _train_stage(autoencoder, data, config, n_iter, out, device, seed, progress, log_interval,
-                 log, rng=None, phase='pretraining', comm=None, scratch=None):
+def _train_stage(autoencoder, data, config, n_iter, out, seed, context, rng=None,
+                 phase='pretraining'):
     """Train one stage; with ``config.lr_backoff`` (one process), a stage that diverges
     starts again from its initial weights with lr / 10, at most that many times. ``rng``:
     the stream of a pair's dropout masks (None for the stack: no dropout)."""
     random_states = [] if rng is None else [rng]
     backoff = os.path.join(out, BACKOFF_FILE)
     attempt = _files.read_json(backoff)['attempt'] if os.path.exists(backoff) else 0
-    tries = config.lr_backoff if comm is None else 0
+    tries = config.lr_backoff if context.comm is None else 0
     if attempt < tries:  # where the stage may start again: its initial state, kept
         initial = {name: param.array.copy() for name, param in autoencoder.namedparams()}
         rngs = [copy.deepcopy(rs) for rs in random_states]
     while True:
         lr = config.lr / 10 ** attempt
         try:
-            return _train_stage_at(autoencoder, data, config, lr, n_iter, out, device, seed,
-                                   progress, log_interval, log, rng, phase, comm, scratch)
+            return _train_stage_at(autoencoder, data, config, lr, n_iter, out, seed, context,
+                                   rng, phase)
         except DivergenceError as e:
             if attempt >= tries:
                 raise
             attempt += 1
-            log('[pretrain] {}; starting again from its initial weights with lr={:g} '
+            context.log('[pretrain] {}; starting again from its initial weights with lr={:g} '
                 '(lr_backoff={})'.format(str(e).split('. ')[0], config.lr / 10 ** attempt,
                                          config.lr_backoff))
             shutil.rmtree(out, ignore_errors=True)
@@ -73,24 +74,18 @@ def _restore_random_state(rs, saved):
         rs.set_state(saved.get_state())
 
 
-def _train_stage_at(autoencoder, data, config, lr, n_iter, out, device, seed, progress,
-                    log_interval, log, rng, phase, comm, scratch):
-    log_interval = max(1, min(log_interval, n_iter // 10))  # at least ~10 points per curve
+def _train_stage_at(autoencoder, data, config, lr, n_iter, out, seed, context, rng, phase):
     loss = ReconstructionLoss(autoencoder, config.ae_loss, rng)
-    loss.to_device(device)
-    trainer = make_trainer(
-        loss, data, batchsize=distributed.local_batchsize(config.batchsize, comm),
-        stop_trigger=(n_iter, 'iteration'),
-        lr=lr, momentum=config.momentum, out=out, device=device, seed=seed,
-        lr_step=config.lr_step, lr_gamma=config.lr_gamma,
-        momentum_ramp=config.momentum_ramp, bias_lr_mult=config.bias_lr_mult,
-        weight_decay=config.weight_decay, snapshot_interval=config.snapshot_interval,
-        snapshot_seconds=config.snapshot_seconds,
-        log_interval=log_interval, progress=progress,
-        print_keys=('iteration', 'main/loss', 'lr', 'elapsed_time'),
-        random_states=[] if rng is None else [rng], phase=phase,
-        divergence_hint=lambda: _scale_hint(data, lr), comm=comm, scratch=scratch)
-    return run_resumable(trainer, log, comm)
+    loss.to_device(context.device)
+    schedule = Schedule.pretraining(
+        config, distributed.local_batchsize(config.batchsize, context.comm), lr)
+    reporting = Reporting(phase, log_interval=max(1, min(1000, n_iter // 10)),  # ~10 points
+                          print_keys=('iteration', 'main/loss', 'lr', 'elapsed_time'),
+                          divergence_hint=lambda: _scale_hint(data, lr))
+    trainer = make_trainer(loss, data, schedule, out, seed, context,
+                           stop_trigger=(n_iter, 'iteration'),
+                           random_states=[] if rng is None else [rng], reporting=reporting)
+    return run_resumable(trainer, context)
 
 
 def _scale_hint(data, lr):
@@ -124,8 +119,7 @@ def _load_stage_info(npz_path):
     return dict(_files.read_json(path), loaded=True)
 
 
-def pretrain_autoencoder(sdae, X, config, out, device, seed=0, progress=True, log=print,
-                         log_interval=1000, comm=None, scratch=None):
+def pretrain_autoencoder(sdae, X, config, out, seed=0, context=None):
     """Greedy layer-wise denoising pretraining, then end-to-end fine-tuning (in place).
 
     Each pair ``k`` learns to reconstruct the clean codes of pairs ``< k`` from their
@@ -135,79 +129,79 @@ def pretrain_autoencoder(sdae, X, config, out, device, seed=0, progress=True, lo
     short resumes from its last snapshot. Minibatch order and dropout masks come from
     streams seeded by ``seed`` (:func:`~dec_chainer.training._common.stage_seed`).
 
-    Under MPI (``comm``): ``X`` is this rank's rows, the stages train data-parallel (see
-    :func:`~dec_chainer.training._common.make_trainer`), dropout masks come from each
-    rank's own stream, and rank 0 alone reads and writes the stages' results (a loaded
-    stage is broadcast from it); the returned dict is rank 0's.
-
-    ``scratch``: a directory where the codes of the frozen lower pairs (the next pair's
-    inputs) are memory-mapped files, for ``X`` larger than memory (they take the disk
-    space of ``X`` times the code width over the input width); None: in memory.
+    ``context`` (a :class:`~dec_chainer.training.context.RunContext`; default: the CPU,
+    one process, in memory): under MPI ``X`` is this rank's rows, the stages train
+    data-parallel (see :func:`~dec_chainer.training._common.make_trainer`), dropout masks
+    come from each rank's own stream, and rank 0 alone reads and writes the stages'
+    results (a loaded stage is broadcast from it); the returned dict is rank 0's. With a
+    scratch directory the codes of the frozen lower pairs (the next pair's inputs) are
+    memory-mapped files there (the disk space of ``X`` times the code width over the input
+    width).
 
     Returns:
         dict: per stage, its iterations, final logged loss and training time in seconds
         (across resumptions; recorded beside the stage's result, so a loaded stage reports
         the time it took when it ran).
     """
+    context = context or RunContext()
     stages = {}
-    device = chainer.get_device(device)
-    root = distributed.is_root(comm)
-    log = log if root else (lambda *a: None)
     os.makedirs(out, exist_ok=True)
 
-    def load(path, name, link):
-        if root:
-            _files.load_npz(path, link)
-            stages[name] = _load_stage_info(path)
-        distributed.bcast_params(comm, link)
-        log('[pretrain] {}: loaded {}'.format(name, path))
+    def stage(name, link, train):
+        """Load the stage's result, or train it and save it (its info first: the .npz,
+        written last, says the stage is complete)."""
+        path = os.path.join(out, name + '.npz')
 
-    def save(path, name, link, trainer):
-        if root:  # its info first: the .npz, written last, says the stage is complete
-            stages[name] = _save_stage_info(path, trainer)
-            _files.save_npz(path, link)
+        def load():
+            if context.root:
+                _files.load_npz(path, link)
+                stages[name] = _load_stage_info(path)
+            distributed.bcast_params(context.comm, link)
+            context.log('[pretrain] {}: loaded {}'.format(name, path))
 
-    finetuned = config.finetune_iters and distributed.bcast(
-        comm, os.path.exists(os.path.join(out, 'finetune.npz')))
+        def compute():
+            trainer = train(os.path.join(out, name))
+            if context.root:
+                stages[name] = _save_stage_info(path, trainer)
+                _files.save_npz(path, link)
+
+        context.load_or_compute(path, load, compute)
+
+    finetuned = config.finetune_iters and context.exists(os.path.join(out, 'finetune.npz'))
     if config.layerwise_iters and finetuned:  # the fine-tuned result supersedes the pairs:
         for k in range(len(sdae)):            # their records only (a shipped autoencoder
             path = os.path.join(out, 'layer{}.npz'.format(k + 1))  # has none)
-            if root and os.path.exists(stage_info_path(path)):
+            if context.root and os.path.exists(stage_info_path(path)):
                 stages['layer{}'.format(k + 1)] = _load_stage_info(path)
     elif config.layerwise_iters:
         data = X
         for k, pair in enumerate(sdae):
-            name = 'layer{}'.format(k + 1)
-            path = os.path.join(out, name + '.npz')
-            if distributed.bcast(comm, os.path.exists(path)):
-                load(path, name, pair)
-            else:
-                log('[pretrain] {}: {} -> {} -> {}, {} iterations'.format(
-                    name, pair.encoder.in_size, pair.encoder.out_size,
-                    pair.encoder.in_size, config.layerwise_iters))
-                trainer = _train_stage(
-                    pair, data, config, config.layerwise_iters, os.path.join(out, name),
-                    device, stage_seed(seed, 100 + k), progress, log_interval, log,
-                    rng=stage_random_state(seed, k + 1, device, comm, generator=True),
-                    phase='pretraining ' + name, comm=comm, scratch=scratch)
-                save(path, name, pair, trainer)
-            if k + 1 < len(sdae):
-                codes = None if scratch is None else _files.new_array(
-                    scratch, 'codes{}'.format(k % 2), (len(data), pair.encoder.out_size),
-                    numpy.float32)  # two files: the input of this pair, the next one's
-                data = map_batches(pair.encode, data, config.eval_batchsize, device,
+            stage('layer{}'.format(k + 1), pair, functools.partial(
+                _train_pair, pair, k, data, config, seed, context))
+            if k + 1 < len(sdae):  # two files: the input of this pair, the next one's
+                codes = None if context.scratch is None else context.new_array(
+                    'codes{}'.format(k % 2), (len(data), pair.encoder.out_size), numpy.float32)
+                data = map_batches(pair.encode, data, config.eval_batchsize, context.device,
                                    out=codes)
     if config.finetune_iters:
-        path = os.path.join(out, 'finetune.npz')
-        if distributed.bcast(comm, os.path.exists(path)):
-            load(path, 'finetune', sdae)
-        else:
-            log('[pretrain] finetune: end to end {}, {} iterations'.format(
+        def finetune(stage_out):
+            context.log('[pretrain] finetune: end to end {}, {} iterations'.format(
                 '-'.join(map(str, sdae.dims)), config.finetune_iters))
-            trainer = _train_stage(sdae, X, config, config.finetune_iters,
-                                   os.path.join(out, 'finetune'), device,
-                                   stage_seed(seed, 150), progress, log_interval, log,
-                                   phase='pretraining (end-to-end fine-tuning)', comm=comm,
-                                   scratch=scratch)
-            save(path, 'finetune', sdae, trainer)
+            return _train_stage(sdae, X, config, config.finetune_iters, stage_out,
+                                stage_seed(seed, 150), context,
+                                phase='pretraining (end-to-end fine-tuning)')
+
+        stage('finetune', sdae, finetune)
     return stages
+
+
+def _train_pair(pair, k, data, config, seed, context, stage_out):
+    """Layer-wise pretraining of pair ``k`` (0-based) on ``data``."""
+    context.log('[pretrain] layer{}: {} -> {} -> {}, {} iterations'.format(
+        k + 1, pair.encoder.in_size, pair.encoder.out_size, pair.encoder.in_size,
+        config.layerwise_iters))
+    return _train_stage(
+        pair, data, config, config.layerwise_iters, stage_out, stage_seed(seed, 100 + k),
+        context, rng=stage_random_state(seed, k + 1, context.device, context.comm,
+                                        generator=True),
+        phase='pretraining layer{}'.format(k + 1))
