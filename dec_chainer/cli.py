@@ -139,6 +139,7 @@ def _run_train(args):
     from dec_chainer.experiment import (default_name, describe_plan, parse_overrides,
                                         results_table, run_experiment)
     from dec_chainer.reporting import published_line
+    from dec_chainer.training import RunContext
     overrides = parse_overrides(args.set)
     if getattr(args, 'resume', None):
         if args.out and os.path.abspath(args.out) != os.path.abspath(args.resume):
@@ -162,13 +163,16 @@ def _run_train(args):
         args.communicator, gpu=chainer.get_device(args.device).xp is not numpy)
     if comm is not None and chainer.get_device(args.device).xp is not numpy:
         args.device = '@cupy:{}'.format(comm.intra_rank)  # one GPU per process
+    results = getattr(args, 'results', None)
+    if results is not None:
+        results = os.path.join(results, getattr(args, 'name', None) or default_name(
+            args.preset, args.dataset, args.seed))
+    context = RunContext(args.device, comm, progress=not args.no_progress,
+                         command=['dec-chainer'] + args.argv)
     _, report = run_experiment(args.dataset, args.preset, overrides, args.clusters,
-                               args.seed, args.device, out, not args.no_progress,
-                               argv=['dec-chainer'] + args.argv,
-                               figures=not args.no_figures, stop_after=stop_after,
-                               pretrained=getattr(args, 'pretrained', None),
-                               results=getattr(args, 'results', None),
-                               name=getattr(args, 'name', None), comm=comm)
+                               args.seed, out, context, figures=not args.no_figures,
+                               stop_after=stop_after,
+                               pretrained=getattr(args, 'pretrained', None), results=results)
     if not distributed.is_root(comm):
         return 0
     print()
@@ -342,6 +346,7 @@ def _run_compare(args):
     from dec_chainer.experiment import (Job, default_name, describe_plan, parse_overrides,
                                         run_many, split_overrides)
     from dec_chainer.presets import get_config
+    from dec_chainer.training import RunContext
     overrides = parse_overrides(args.set)
     per_preset = split_overrides(overrides, args.presets)
     for preset in args.presets:  # every configuration is checked before anything runs
@@ -355,8 +360,9 @@ def _run_compare(args):
     jobs = [Job(preset, preset, per_preset[preset], {'preset': preset})
             for preset in args.presets]
     run_many(jobs, args.dataset, args.seed, out, os.path.join(out, 'compare'),
-             COMPARE_COLUMNS, overrides, args.clusters, args.device, not args.no_progress,
-             argv=['dec-chainer'] + args.argv)
+             COMPARE_COLUMNS, args.clusters, RunContext(
+                 args.device, progress=not args.no_progress,
+                 command=['dec-chainer'] + args.argv))
     return 0
 
 

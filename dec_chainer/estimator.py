@@ -19,7 +19,7 @@ from dec_chainer import _files
 from dec_chainer.links import DeepEmbeddedClustering, map_batches
 from dec_chainer.presets import DECConfig, as_overrides, get_config
 from dec_chainer.runs import fit_dec
-from dec_chainer.training import build_autoencoder
+from dec_chainer.training import RunContext, build_autoencoder
 from dec_chainer.validation import check_array, check_labels, check_n_clusters, value_range
 from dec_chainer.errors import MissingFileError, UserError
 
@@ -117,12 +117,13 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
 
     # -- fitting -------------------------------------------------------------------------
 
-    def fit(self, X, y=None, **run_options):
+    def fit(self, X, y=None, context=None, pretrained=None):
         """Learn the embedding and the clusters of ``X``; ``y`` (optional) only for metrics.
 
-        ``run_options`` go to :func:`dec_chainer.runs.fit_dec` (``pretrained``, ``log``,
-        ``command``, ``comm``). Under MPI (``comm``) every rank ends with the fitted model;
-        ``labels_`` and ``report_`` are rank 0's (None on the other ranks).
+        ``context`` and ``pretrained`` go to :func:`dec_chainer.runs.fit_dec` (default
+        context: ``device``, and the log and progress bars when ``verbose``). Under MPI
+        (``context.comm``) every rank ends with the fitted model; ``labels_`` and
+        ``report_`` are rank 0's (None on the other ranks).
         """
         config = self._build_config()
         X = self._validate(X, reset=True)
@@ -134,10 +135,11 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
                 y = numpy.unique(y, return_inverse=True)[1].reshape(-1)
             y = check_labels(y, X.shape[0], name='y')
         seed = self._seed()
-        run_options.setdefault('log', print if self.verbose else (lambda *a: None))
-        model, labels, report = fit_dec(X, y, n_clusters, config, out=self.run_dir,
-                                        device=self.device, seed=seed,
-                                        progress=bool(self.verbose), **run_options)
+        if context is None:
+            context = RunContext(self.device, log=print if self.verbose else (lambda *a: None),
+                                 progress=bool(self.verbose))
+        model, labels, report = fit_dec(X, y, n_clusters, config, self.run_dir, seed, context,
+                                        pretrained=pretrained)
         self._set_fitted(model, config, X.shape[1], seed,
                          None if report is None else report['input_range'])
         self.labels_ = labels

@@ -25,6 +25,7 @@ from dec_chainer.presets import get_config
 from dec_chainer.provenance import provenance
 from dec_chainer.reporting import format_table, write_tables
 from dec_chainer.runs import find_pretrained, fit_dec
+from dec_chainer.training import RunContext
 from dec_chainer.validation import check_n_clusters
 from dec_chainer.errors import UserError
 
@@ -107,29 +108,30 @@ def default_name(preset, dataset, seed):
 
 
 def run_experiment(dataset='mnist', preset='quick', overrides=None, n_clusters=None, seed=0,
-                   device=-1, out=None, progress=True, log=print, argv=None, figures=True,
-                   stop_after=None, pretrained=None, results=None, name=None, comm=None):
+                   out=None, context=None, figures=True, stop_after=None, pretrained=None,
+                   results=None):
     """Load ``dataset``, run DEC with ``preset`` (+ ``overrides``) in run directory ``out``.
 
     With ``out`` the run directory also gets the report (``metrics.json``: metrics and wall
     time of each phase, configuration, seed, machine, versions, BLAS kernels, command,
     commit), the model (``dec_model.npz``, loadable with :meth:`dec_chainer.DEC.load`), the
     labels and, with ``figures``, the figures of :func:`write_run_figures`. With
-    ``results`` (a directory) the report also goes to ``RESULTS/NAME.json`` and the DEC
-    phase's log to ``RESULTS/NAME.dec_log.json`` (NAME: :func:`default_name`).
+    ``results`` (a path stem ``DIR/NAME``; NAME by default :func:`default_name`) the report
+    also goes to ``DIR/NAME.json`` and the DEC phase's log to ``DIR/NAME.dec_log.json``.
     ``stop_after='pretrain'`` stops after the autoencoder; ``pretrained=DIR`` reuses the
-    autoencoder of the run directory ``DIR``. With a ChainerMN communicator ``comm`` the
-    run is data-parallel (:func:`~dec_chainer.runs.fit_dec`) and rank 0 alone writes and
-    logs; the other ranks return ``(estimator, None)``.
+    autoencoder of the run directory ``DIR``. ``context``
+    (:class:`~dec_chainer.training.RunContext`): the device, log, progress bars, command
+    line and, for a data-parallel run, the communicator (see
+    :func:`~dec_chainer.runs.fit_dec`; rank 0 alone writes and logs, the other ranks
+    return ``(estimator, None)``).
 
     Returns:
         tuple: the fitted :class:`~dec_chainer.DEC` (None when stopped after pretraining)
         and the report.
     """
     config = get_config(preset, **(overrides or {}))
-    root = distributed.is_root(comm)
-    if not root:
-        log, progress = (lambda *a: None), False
+    context = context or RunContext()
+    comm, log = context.comm, context.log
     t0 = time.time()
     X, y = load_dataset(dataset, scale=config.scale)
     if n_clusters is None:
@@ -138,18 +140,17 @@ def run_experiment(dataset='mnist', preset='quick', overrides=None, n_clusters=N
     log('[data] {}: {} x {}, {} clusters, preset {}, seed {}{}'.format(
         dataset, X.shape[0], X.shape[1], n_clusters, preset, seed,
         '' if comm is None else ', {} processes'.format(distributed.size(comm))))
-    options = dict(log=log, pretrained=pretrained, command=argv, comm=comm)
     if stop_after is not None:
-        est, report = None, fit_dec(X, y, n_clusters, config, out, device, seed, progress,
-                                    stop_after=stop_after, **options).report
+        est, report = None, fit_dec(X, y, n_clusters, config, out, seed, context,
+                                    stop_after=stop_after, pretrained=pretrained).report
     else:
-        est = DEC.from_config(config, n_clusters, random_state=seed, device=device,
-                              run_dir=out, verbose=progress)
+        est = DEC.from_config(config, n_clusters, random_state=seed, device=context.device,
+                              run_dir=out, verbose=context.progress)
         with warnings.catch_warnings():  # the report says whether DEC converged
             warnings.simplefilter('ignore', ConvergenceWarning)
-            est.fit(X, y, **options)
+            est.fit(X, y, context, pretrained)
         report = est.report_
-    if not root:
+    if not context.root:
         return est, None
     report['seconds']['load'] = round(load_s, 2)
     report['seconds']['total'] = round(time.time() - t0, 2)
@@ -165,12 +166,11 @@ def run_experiment(dataset='mnist', preset='quick', overrides=None, n_clusters=N
     if out is not None:
         _files.write_json(os.path.join(out, 'metrics.json'), report)
     if results is not None:
-        name = name or default_name(preset, dataset, seed)
-        os.makedirs(results, exist_ok=True)
-        _files.write_json(os.path.join(results, name + '.json'), report)
+        os.makedirs(os.path.dirname(results) or '.', exist_ok=True)
+        _files.write_json(results + '.json', report)
         dec_log = os.path.join(out or '', 'dec', 'log')
         if out is not None and os.path.exists(dec_log):
-            _files.copy(dec_log, os.path.join(results, name + '.dec_log.json'))
+            _files.copy(dec_log, results + '.dec_log.json')
     return est, report
 
 
@@ -190,10 +190,11 @@ def run_row(report):
             'pretrained_from': report.get('pretrained_from')}
 
 
-def run_many(jobs, dataset, seed, out, stem, columns, overrides=None, n_clusters=None,
-             device=-1, progress=True, log=print, argv=None, pretrained=(), finish=None):
+def run_many(jobs, dataset, seed, out, stem, columns, n_clusters=None, context=None,
+             pretrained=(), finish=None):
     """Run each of ``jobs`` in ``OUT/<job.name>``; tabulate the rows into ``STEM.json`` and
-    ``STEM.md`` (:func:`~dec_chainer.reporting.write_tables`) after every run.
+    ``STEM.md`` (:func:`~dec_chainer.reporting.write_tables`, with each job's overrides and
+    the provenance of ``context.command``) after every run.
 
     A job whose autoencoder settings, seed and data equal those of a finished run (a run
     directory in ``pretrained``, or another job's) reuses that autoencoder, and such jobs
@@ -217,20 +218,23 @@ def run_many(jobs, dataset, seed, out, stem, columns, overrides=None, n_clusters
     for job in jobs:  # every configuration is checked before anything runs
         get_config(job.preset, **job.overrides)
     order = [job.name for job in jobs]
-    origin = provenance(argv)
+    context = context or RunContext()
+    log = context.log
+    origin = provenance(context.command)
     rows, t0 = [], time.time()
     for job in sorted(jobs, key=lambda job: source(job) is None):
         src = source(job)
         log('\n=== {}{}'.format(job.name, ', reusing the autoencoder of ' + src if src else ''))
         _, report = run_experiment(dataset, job.preset, job.overrides, n_clusters, seed,
-                                   device, os.path.join(out, job.name), progress, log=log,
-                                   argv=argv, figures=False, pretrained=src)
+                                   os.path.join(out, job.name), context, figures=False,
+                                   pretrained=src)
         rows.append(dict(dict(job.row, name=job.name), **run_row(report)))
         rows.sort(key=lambda row: order.index(row['name']))
         if finish is not None:
             finish(rows)
         table = write_tables(stem, rows, columns, {
-            'dataset': dataset, 'seed': seed, 'overrides': overrides or {},
+            'dataset': dataset, 'seed': seed,
+            'overrides': {job.name: job.overrides for job in jobs},
             'provenance': origin, 'wall_seconds': round(time.time() - t0, 1)})
         log('\n' + table)
     return rows

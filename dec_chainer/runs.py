@@ -374,9 +374,8 @@ def _reuse_pretrained(source, out, config, seed, X, log):
 
 # -- the run -----------------------------------------------------------------------------
 
-def fit_dec(X, y=None, n_clusters=10, config='paper', out=None, device=-1, seed=0,
-            progress=True, log=print, stop_after=None, pretrained=None, command=None,
-            comm=None):
+def fit_dec(X, y=None, n_clusters=10, config='paper', out=None, seed=0, context=None,
+            stop_after=None, pretrained=None):
     """Run DEC end to end on ``X``: the one function that runs a configuration.
 
     1. Pretrain the stacked denoising autoencoder on the first ``config.pretrain_samples``
@@ -392,18 +391,18 @@ def fit_dec(X, y=None, n_clusters=10, config='paper', out=None, device=-1, seed=
         config (str or DECConfig): a preset name or a config.
         out (str): the run directory; a run cut short resumes from it when called again
             with the same settings and data. None: a temporary directory.
-        device: Chainer device spec (-1 / '@numpy' CPU, 0 / '@cupy:0' GPU).
         seed (int): the one seed of everything (initialisation, dropout, shuffling, k-means).
-        progress (bool): progress bars. log (callable): where status lines go.
+        context (RunContext): the device (``RunContext(device=0)``: GPU 0), the log, the
+            progress bars, the command line to record (see
+            :class:`~dec_chainer.training.RunContext`; default: the CPU, ``print``, bars)
+            and, for data-parallel training over MPI, a ChainerMN communicator (see
+            :mod:`dec_chainer.distributed`): every rank passes the same ``X`` (a
+            memory-mapped ``.npy`` is read only where the rank's rows lie) and trains on
+            its share of the rows; rank 0 alone checks the whole data set, writes the run
+            directory and logs, and gets the labels and the full report.
         stop_after (str): ``'pretrain'`` to stop after pretraining.
         pretrained (str): a run directory whose autoencoder (same pretraining settings, seed
             and data) this run copies instead of pretraining.
-        command (list of str): the command line to record (default: ``sys.argv``).
-        comm: a ChainerMN communicator for data-parallel training over MPI (see
-            :mod:`dec_chainer.distributed`); None: one process. Every rank passes the same
-            ``X`` (a memory-mapped ``.npy`` is read only where the rank's rows lie) and
-            trains on its share of the rows; rank 0 alone checks the whole data set,
-            writes the run directory and logs, and gets the labels and the full report.
 
     Returns:
         Run: ``(model, labels, report)``; the report holds the metrics and wall time of each
@@ -415,12 +414,13 @@ def fit_dec(X, y=None, n_clusters=10, config='paper', out=None, device=-1, seed=
     if stop_after not in (None, 'pretrain'):
         raise UserError("stop_after must be None or 'pretrain'; got {!r}".format(stop_after))
     config = get_config(config) if not isinstance(config, DECConfig) else config.validate()
-    context = RunContext(device, comm, None, log, progress)
+    context = context or RunContext()
+    comm = context.comm
     X, y, n_clusters, data_range, scale = _check_data(X, y, n_clusters, config, context)
     if pretrained is not None and out is None:
         raise UserError('reusing a pretrained autoencoder needs a run directory (out)')
     context.device.use()
-    origin = {'command': ' '.join(sys.argv if command is None else command),
+    origin = {'command': ' '.join(sys.argv if context.command is None else context.command),
               'git_commit': git_commit()}  # what this run starts from
     tmp = None
     if out is None:
@@ -432,7 +432,7 @@ def fit_dec(X, y=None, n_clusters=10, config='paper', out=None, device=-1, seed=
                 _check_run_dir(out, run_identity(config, seed, n_clusters, X,
                                                  distributed.size(comm)))
                 if pretrained is not None:
-                    _reuse_pretrained(pretrained, out, config, seed, X, log)
+                    _reuse_pretrained(pretrained, out, config, seed, X, context.log)
             # data on disk (a memory-mapped .npy): the per-row arrays go to files too
             if distributed.bcast(comm, is_memory_mapped(X)):  # rank 0's X: checked
                 context = context.replace(scratch=os.path.join(out, 'scratch', *(

@@ -24,6 +24,7 @@ import sys
 from dec_chainer.cli import device_type
 from dec_chainer.experiment import Job, parse_overrides, run_many, split_overrides
 from dec_chainer.presets import article_ablation, get_config
+from dec_chainer.training import RunContext
 
 COLUMNS = [('variant', 'switched to the paper'), ('switched', 'settings'),
            ('ae_acc', 'AE+k-means ACC'), ('acc', 'DEC ACC'), ('delta_acc', 'vs article', '{:+.4f}'),
@@ -90,11 +91,10 @@ def main(argv=None):
     name = args.name or 'ablation-{}-seed{}'.format(args.dataset, args.seed)
     jobs = [Job(variant, preset, ov, {'variant': variant, 'switched': describe(switched)})
             for variant, preset, ov, switched in variants]
+    context = RunContext(args.device, progress=not args.no_progress, command=[
+        'python', 'scripts/run_ablation.py'] + list(sys.argv[1:] if argv is None else argv))
     run_many(jobs, args.dataset, args.seed, args.out or os.path.join('runs', name),
-             os.path.join(args.results, name), COLUMNS, overrides, args.clusters,
-             args.device, not args.no_progress,
-             argv=['python', 'scripts/run_ablation.py'] + list(sys.argv[1:] if argv is None
-                                                               else argv),
+             os.path.join(args.results, name), COLUMNS, args.clusters, context,
              pretrained=args.pretrained, finish=relative_to_article)
     return 0
 

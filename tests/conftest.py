@@ -30,6 +30,12 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+def quiet(log=None, device='@numpy'):
+    """The run context of a test's fit: no progress bars, the log to ``log`` (or nowhere)."""
+    from dec_chainer.training import RunContext
+    return RunContext(device, log=log or (lambda *a: None), progress=False)
+
+
 def run_python(code, env=None, timeout=300):
     """Run ``code`` in a fresh interpreter of this environment; return CompletedProcess."""
     full_env = dict(os.environ)

@@ -32,6 +32,8 @@ import pytest
 import dec_chainer
 from dec_chainer.datasets import load_digits
 
+from conftest import quiet
+
 SEEDS = (0, 1, 2)
 
 
@@ -45,8 +47,8 @@ def digits_runs():
     config = dec_chainer.get_config(
         'quick', hidden_dims=(256, 256, 512, 10), finetune_iters=1000, dec_max_iter=400,
         update_interval=30)
-    return [dec_chainer.fit_dec(X, y, 10, config, out=None, seed=seed, progress=False,
-                                log=lambda *a: None) for seed in SEEDS]
+    return [dec_chainer.fit_dec(X, y, 10, config, out=None, seed=seed, context=quiet())
+            for seed in SEEDS]
 
 
 def _metric(runs, phase, key):

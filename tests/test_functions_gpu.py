@@ -9,6 +9,8 @@ from chainer import gradient_check
 from dec_chainer import target_distribution
 from dec_chainer.functions import dec_kl_divergence, soft_assignment
 
+from conftest import quiet
+
 pytestmark = pytest.mark.gpu
 
 
@@ -85,7 +87,7 @@ def test_gpu_pipeline_on_digits(tmp_path):
     config = dec_chainer.get_config('quick', hidden_dims=(128, 128, 256, 10),
                                     finetune_iters=400, dec_max_iter=300,
                                     update_interval=30, kmeans_n_init=5)
-    model, _, report = dec_chainer.fit_dec(X, y, 10, config, out=str(tmp_path), device=0,
-                                        seed=0, progress=False, log=lambda *a: None)
+    model, _, report = dec_chainer.fit_dec(X, y, 10, config, out=str(tmp_path),
+                                        seed=0, context=quiet(device=0))
     assert report['metrics']['dec']['acc'] > 0.5
     assert 'cuda' in str(model.device).lower() or 'cupy' in str(model.device).lower()

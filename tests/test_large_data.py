@@ -23,6 +23,8 @@ from dec_chainer.presets import get_config
 from dec_chainer.training import build_autoencoder
 from dec_chainer.links import map_batches
 
+from conftest import quiet
+
 
 def test_a_float32_npy_is_memory_mapped_and_read_only(tmp_path):
     numpy.save(tmp_path / 'a.npy', numpy.random.RandomState(0).rand(50, 4).astype('f4'))
@@ -82,8 +84,7 @@ def test_kmeans_on_a_subset_gives_every_row_its_nearest_centroid(tmp_path):
     lines = []
     config = get_config('quick', hidden_dims=(32, 32, 64, 10), finetune_iters=600,
                         dec_max_iter=1, kmeans_n_init=2, kmeans_samples=600)
-    run = fit_dec(X, y, 10, config, out=str(tmp_path / 'run'), seed=1, progress=False,
-                  log=lines.append)
+    run = fit_dec(X, y, 10, config, out=str(tmp_path / 'run'), seed=1, context=quiet(lines.append))
     assert any('embedding of 600 points of 1797' in line for line in lines)
     with numpy.load(tmp_path / 'run' / 'kmeans.npz') as f:
         labels, centroids = f['labels'], f['centroids']

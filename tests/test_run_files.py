@@ -14,6 +14,8 @@ import dec_chainer
 from dec_chainer import _files
 from dec_chainer.datasets import load_digits
 
+from conftest import quiet
+
 
 # The paper's protocol with 20 iterations per stage ends with empty clusters, which the run
 # says (a DegenerateClusteringWarning, tested in test_users_data.py); these tests are about
@@ -37,8 +39,7 @@ def data():
 
 def fit(data, out):
     X, y = data
-    return dec_chainer.fit_dec(X, y, 4, tiny_config(), out=str(out), seed=2, progress=False,
-                               log=lambda *a: None)
+    return dec_chainer.fit_dec(X, y, 4, tiny_config(), out=str(out), seed=2, context=quiet())
 
 
 @pytest.fixture(scope='module')
@@ -69,8 +70,8 @@ def test_a_kill_while_any_file_is_written_resumes_to_the_same_labels(
         from dec_chainer.experiment import run_experiment
 
         def run():
-            return run_experiment('digits', 'paper', TINY, 4, 2, -1, str(tmp_path), False,
-                                  log=lambda *a: None, figures=False)[1]
+            return run_experiment('digits', 'paper', TINY, 4, 2, str(tmp_path), quiet(),
+                                  figures=False)[1]
         with pytest.raises(Killed):
             run()
         assert not os.path.exists(tmp_path / 'metrics.json')

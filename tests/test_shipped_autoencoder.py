@@ -12,7 +12,7 @@ import pytest
 import dec_chainer
 from dec_chainer.datasets import load_digits
 
-from conftest import ROOT
+from conftest import ROOT, quiet
 
 _spec = importlib.util.spec_from_file_location(
     'ship_pretrained', os.path.join(ROOT, 'scripts', 'ship_pretrained.py'))
@@ -34,7 +34,7 @@ def shipped(tmp_path_factory):
     root = tmp_path_factory.mktemp('ship')
     config = dec_chainer.get_config('paper', **TINY)
     first = dec_chainer.fit_dec(X, y, 4, config, out=str(root / 'run'), seed=2,
-                                progress=False, log=lambda *a: None)
+                                context=quiet())
     assert ship_pretrained.main(['--run', str(root / 'run'), '--out', str(root / 'ship')]) == 0
     return X, y, config, first.report, root / 'ship'
 
@@ -48,7 +48,7 @@ def test_a_shipped_autoencoder_replaces_pretraining(shipped, tmp_path):
     assert set(digests) == {'run.json', os.path.join('pretrain', 'finetune.npz')}
     lines = []
     _, _, report = dec_chainer.fit_dec(X, y, 4, config, out=str(tmp_path / 'r'), seed=2,
-                                       progress=False, log=lines.append, pretrained=str(ship))
+                                       context=quiet(lines.append), pretrained=str(ship))
     assert not any('iterations' in line and '[pretrain]' in line for line in lines)  # none trained
     assert report['pretrain']['finetune']['loaded']
     assert report['pretrain']['layer1'] == dict(first['pretrain']['layer1'], loaded=True)
@@ -61,10 +61,10 @@ def test_a_changed_file_other_settings_or_data_are_refused(shipped, tmp_path):
     with pytest.raises(ValueError, match='pretrained a different autoencoder '
                                          r'\(differs in: pretrain_data_blake2b\)'):
         dec_chainer.fit_dec(X[::-1].copy(), None, 4, config, out=str(tmp_path / 'a'), seed=2,
-                            progress=False, log=lambda *a: None, pretrained=str(ship))
+                            context=quiet(), pretrained=str(ship))
     with pytest.raises(ValueError, match=r'differs in: lr'):
         dec_chainer.fit_dec(X, None, 4, config.replace(lr=0.05), out=str(tmp_path / 'b'),
-                            seed=2, progress=False, log=lambda *a: None, pretrained=str(ship))
+                            seed=2, context=quiet(), pretrained=str(ship))
     changed = tmp_path / 'changed'
     shutil.copytree(ship, changed)
     weights = changed / 'pretrain' / 'finetune.npz'
@@ -73,7 +73,7 @@ def test_a_changed_file_other_settings_or_data_are_refused(shipped, tmp_path):
     weights.write_bytes(bytes(data))
     with pytest.raises(ValueError, match=r'finetune.npz: its BLAKE2b digest is not the one'):
         dec_chainer.fit_dec(X, None, 4, config, out=str(tmp_path / 'c'), seed=2,
-                            progress=False, log=lambda *a: None, pretrained=str(changed))
+                            context=quiet(), pretrained=str(changed))
     assert not (tmp_path / 'c' / 'pretrain').exists()
 
 

@@ -21,8 +21,9 @@ from dec_chainer.training._common import (latest_snapshot, make_trainer, run_res
 from dec_chainer.training.extensions import (ConvergenceCheck, GradientScale,
                                              RefreshTargetDistribution)
 
+from conftest import quiet
+
 CPU = chainer.get_device('@numpy')
-QUIET = dict(progress=False)
 QUIET_CONTEXT = RunContext('@numpy', progress=False)
 
 
@@ -315,14 +316,14 @@ def test_one_seed_repeats_exactly(digits, tmp_path):
         before = numpy.random.get_state()
         model, labels, _ = dec_chainer.fit_dec(X[:500], y[:500], 10, config,
                                             out=str(tmp_path / str(i)), seed=4,
-                                            log=lambda *a: None, **QUIET)
+                                            context=quiet())
         after = numpy.random.get_state()
         assert before[2] == after[2] and numpy.array_equal(before[1], after[1])
         runs.append((params_of(model), labels))
     assert_same_params(runs[0][0], runs[1][0])
     numpy.testing.assert_array_equal(runs[0][1], runs[1][1])
     other, _, _ = dec_chainer.fit_dec(X[:500], y[:500], 10, config, out=None, seed=5,
-                                   log=lambda *a: None, **QUIET)
+                                   context=quiet())
     assert not numpy.array_equal(params_of(other)['/centroids'], runs[0][0]['/centroids'])
 
 
@@ -335,7 +336,7 @@ def test_layerwise_pretraining_and_rerun_loads_results(digits, tmp_path):
                          update_interval=10, init='normal', lr=0.1, momentum_ramp=10)
     lines = []
     model, labels, report = dec_chainer.fit_dec(X[:300], y[:300], 10, config, out=str(tmp_path),
-                                        seed=1, log=lines.append, **QUIET)
+                                        seed=1, context=quiet(lines.append))
     assert set(report['pretrain']) == {'layer1', 'layer2', 'layer3', 'layer4', 'finetune'}
     for name in ('layer1.npz', 'layer4.npz', 'finetune.npz'):
         assert os.path.exists(tmp_path / 'pretrain' / name)
@@ -343,7 +344,7 @@ def test_layerwise_pretraining_and_rerun_loads_results(digits, tmp_path):
     # a second call on the same directory trains nothing and gives the same model
     lines.clear()
     again, labels2, _ = dec_chainer.fit_dec(X[:300], y[:300], 10, config, out=str(tmp_path),
-                                         seed=1, log=lines.append, **QUIET)
+                                         seed=1, context=quiet(lines.append))
     # the fine-tuned autoencoder and DEC (the layer-wise pairs only started fine-tuning)
     assert sum('loaded' in line for line in lines) == 2
     assert_same_params(params_of(again), params_of(model))
@@ -352,7 +353,7 @@ def test_layerwise_pretraining_and_rerun_loads_results(digits, tmp_path):
     with pytest.raises(ValueError, match=r'different configuration or data \(differs in: '
                                          r'config\.dec_max_iter\)'):
         dec_chainer.fit_dec(X[:300], y[:300], 10, config.replace(dec_max_iter=21),
-                            out=str(tmp_path), seed=1, log=lines.append, **QUIET)
+                            out=str(tmp_path), seed=1, context=quiet(lines.append))
 
 
 @pytest.mark.parametrize('kwargs, match', [
@@ -363,7 +364,7 @@ def test_layerwise_pretraining_and_rerun_loads_results(digits, tmp_path):
 ])
 def test_fit_dec_rejects_bad_input_before_training(digits, kwargs, match, tmp_path):
     X = digits[0][:300]
-    args = dict(n_clusters=10, config=tiny_config(), out=str(tmp_path), **QUIET)
+    args = dict(n_clusters=10, config=tiny_config(), out=str(tmp_path), context=quiet())
     args.update(kwargs)
     with pytest.raises(ValueError, match=match):
         dec_chainer.fit_dec(X, **args)
@@ -378,7 +379,7 @@ def test_identical_rows_are_refused_before_training(digits, rows, tmp_path):
     with pytest.raises(ValueError, match=r'X has {} distinct row\(s\), fewer than the 10 '
                                          r'clusters'.format(1 if rows == 'zeros' else 3)):
         dec_chainer.fit_dec(X, n_clusters=10, config=tiny_config(), out=str(tmp_path),
-                            **QUIET)
+                            context=quiet())
     assert not os.path.exists(tmp_path / 'pretrain')
 
 
@@ -386,16 +387,16 @@ def test_fit_dec_rejects_nan():
     X = numpy.random.rand(50, 4)
     X[3, 1] = numpy.nan
     with pytest.raises(ValueError, match='1 NaN'):
-        dec_chainer.fit_dec(X, n_clusters=3, config=tiny_config(), **QUIET)
+        dec_chainer.fit_dec(X, n_clusters=3, config=tiny_config(), context=quiet())
 
 
 def test_loaded_run_reports_the_time_its_phases_took(digits, tmp_path):
     X, y = digits
     config = tiny_config()
     _, _, first = dec_chainer.fit_dec(X[:300], y[:300], 10, config, out=str(tmp_path), seed=2,
-                                   log=lambda *a: None, **QUIET)
+                                   context=quiet())
     _, _, again = dec_chainer.fit_dec(X[:300], y[:300], 10, config, out=str(tmp_path), seed=2,
-                                   log=lambda *a: None, **QUIET)
+                                   context=quiet())
     assert again['pretrain']['finetune']['loaded']
     assert again['seconds']['pretrain'] == first['seconds']['pretrain'] > 0
     assert again['seconds']['dec'] == first['seconds']['dec'] > 0
@@ -414,7 +415,7 @@ def test_pretraining_divergence_stops_at_once_and_names_the_cause(digits, tmp_pa
             pytest.warns(DataScaleWarning, match=r'up to \|x\| = 1000, but .* lr=1.0 .*'
                                                  r'MinMaxScaler'):
         dec_chainer.fit_dec(X[:500] * 1000.0, None, 10, config, out=str(tmp_path), seed=0,
-                            log=lambda *a: None, **QUIET)
+                            context=quiet())
     msg = str(e.value)
     assert 'pretraining (end-to-end fine-tuning) diverged at iteration' in msg
     assert 'lr=1 ' in msg and 'max |x| = 1000)' in msg and 'The data is finite' in msg
@@ -429,7 +430,7 @@ def test_dec_phase_divergence_stops_at_once(digits, tmp_path):
     with pytest.raises(DivergenceError, match=r'the DEC phase diverged at iteration \d+: the '
                                               r'loss is nan.*dec_lr=1e\+30'):
         dec_chainer.fit_dec(X[:500], y[:500], 10, tiny_config(dec_lr=1e30),
-                            out=str(tmp_path), seed=0, log=lambda *a: None, **QUIET)
+                            out=str(tmp_path), seed=0, context=quiet())
     assert not os.path.exists(tmp_path / 'model.npz')
 
 

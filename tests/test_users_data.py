@@ -23,7 +23,7 @@ from dec_chainer.cli import main
 from dec_chainer.runs import (DegenerateClusteringWarning, EmbeddingBlowUpError,
                               check_embedding, degenerate_clustering)
 
-from conftest import ROOT
+from conftest import ROOT, quiet
 
 #: The default estimator on a short schedule: nothing but the iteration counts changed.
 SHORT = {'finetune_iters': 300, 'dec_max_iter': 300}
@@ -103,8 +103,7 @@ def test_standardised_blobs_never_end_in_one_cluster_silently(overrides):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter('always')
             try:
-                _, labels, report = fit_dec(X, y, 3, config, seed=0, progress=False,
-                                            log=lambda *a: None)
+                _, labels, report = fit_dec(X, y, 3, config, seed=0, context=quiet())
             except (EmbeddingBlowUpError, DivergenceError):
                 continue
         sizes = numpy.bincount(labels, minlength=3)
@@ -150,7 +149,7 @@ def test_a_diverging_stage_backs_off_and_says_so(iris):
     X, _ = iris
     config = get_config('quick', rescale='none', **SHORT)
     _, labels, report = fit_dec(X.astype(numpy.float32), None, 3, config, seed=0,
-                                progress=False, log=logged.append)
+                                context=quiet(logged.append))
     lr = report['pretrain']['finetune']['lr']
     assert lr in (pytest.approx(0.1), pytest.approx(0.01), pytest.approx(0.001))
     assert any('starting again from its initial weights with lr={:g}'.format(lr) in line

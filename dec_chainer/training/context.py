@@ -27,6 +27,7 @@ class RunContext:
             orders) as memory-mapped files, for data larger than memory; None: in memory.
         log (callable): where status lines go (rank 0's; the other ranks' are dropped).
         progress (bool): progress bars (rank 0 only).
+        command (list of str): the command line a run records (None: ``sys.argv``).
     """
 
     device: object = -1
@@ -34,6 +35,7 @@ class RunContext:
     scratch: object = None
     log: object = print
     progress: bool = True
+    command: object = None
 
     def __post_init__(self):
         object.__setattr__(self, 'device', chainer.get_device(self.device))
