@@ -168,10 +168,9 @@ def _run_train(args):
         results = os.path.join(results, getattr(args, 'name', None) or default_name(
             args.preset, args.dataset, args.seed))
     context = RunContext(args.device, comm, progress=not args.no_progress,
-                         command=['dec-chainer'] + args.argv)
+                         command=['dec-chainer'] + args.argv, figures=not args.no_figures)
     _, report = run_experiment(args.dataset, args.preset, overrides, args.clusters,
-                               args.seed, out, context, figures=not args.no_figures,
-                               stop_after=stop_after,
+                               args.seed, out, context, stop_after=stop_after,
                                pretrained=getattr(args, 'pretrained', None), results=results)
     if not distributed.is_root(comm):
         return 0

@@ -18,7 +18,7 @@ import warnings
 import numpy
 from sklearn.exceptions import ConvergenceWarning
 
-from dec_chainer import _files, distributed
+from dec_chainer import _files
 from dec_chainer.datasets import DATASETS, default_n_clusters, load_dataset
 from dec_chainer.estimator import DEC
 from dec_chainer.presets import get_config
@@ -108,14 +108,13 @@ def default_name(preset, dataset, seed):
 
 
 def run_experiment(dataset='mnist', preset='quick', overrides=None, n_clusters=None, seed=0,
-                   out=None, context=None, figures=True, stop_after=None, pretrained=None,
-                   results=None):
+                   out=None, context=None, stop_after=None, pretrained=None, results=None):
     """Load ``dataset``, run DEC with ``preset`` (+ ``overrides``) in run directory ``out``.
 
     With ``out`` the run directory also gets the report (``metrics.json``: metrics and wall
     time of each phase, configuration, seed, machine, versions, BLAS kernels, command,
     commit), the model (``dec_model.npz``, loadable with :meth:`dec_chainer.DEC.load`), the
-    labels and, with ``figures``, the figures of :func:`write_run_figures`. With
+    labels and, with ``context.figures``, the figures of :func:`write_run_figures`. With
     ``results`` (a path stem ``DIR/NAME``; NAME by default :func:`default_name`) the report
     also goes to ``DIR/NAME.json`` and the DEC phase's log to ``DIR/NAME.dec_log.json``.
     ``stop_after='pretrain'`` stops after the autoencoder; ``pretrained=DIR`` reuses the
@@ -131,7 +130,7 @@ def run_experiment(dataset='mnist', preset='quick', overrides=None, n_clusters=N
     """
     config = get_config(preset, **(overrides or {}))
     context = context or RunContext()
-    comm, log = context.comm, context.log
+    log = context.log
     t0 = time.time()
     X, y = load_dataset(dataset, scale=config.scale)
     if n_clusters is None:
@@ -139,7 +138,7 @@ def run_experiment(dataset='mnist', preset='quick', overrides=None, n_clusters=N
     load_s = time.time() - t0
     log('[data] {}: {} x {}, {} clusters, preset {}, seed {}{}'.format(
         dataset, X.shape[0], X.shape[1], n_clusters, preset, seed,
-        '' if comm is None else ', {} processes'.format(distributed.size(comm))))
+        '' if context.processes == 1 else ', {} processes'.format(context.processes)))
     if stop_after is not None:
         est, report = None, fit_dec(X, y, n_clusters, config, out, seed, context,
                                     stop_after=stop_after, pretrained=pretrained).report
@@ -159,7 +158,7 @@ def run_experiment(dataset='mnist', preset='quick', overrides=None, n_clusters=N
         with _files.atomic_write(os.path.join(out, 'labels.npy'), 'wb') as f:
             numpy.save(f, est.labels_)
         est.save(os.path.join(out, MODEL_FILE))
-        if figures:
+        if context.figures:
             n_cl = report['n_cluster']
             report['figures'] = write_run_figures(
                 out, est, X[:n_cl], None if y is None else y[:n_cl], seed=seed)
@@ -226,8 +225,8 @@ def run_many(jobs, dataset, seed, out, stem, columns, n_clusters=None, context=N
         src = source(job)
         log('\n=== {}{}'.format(job.name, ', reusing the autoencoder of ' + src if src else ''))
         _, report = run_experiment(dataset, job.preset, job.overrides, n_clusters, seed,
-                                   os.path.join(out, job.name), context, figures=False,
-                                   pretrained=src)
+                                   os.path.join(out, job.name),
+                                   context.replace(figures=False), pretrained=src)
         rows.append(dict(dict(job.row, name=job.name), **run_row(report)))
         rows.sort(key=lambda row: order.index(row['name']))
         if finish is not None:

@@ -94,3 +94,90 @@ def test_the_check_sees_lazy_and_relative_imports(tmp_path):
     fake = tmp_path / 'mod.py'
     fake.write_text('def f():\n    from dec_chainer import experiment\n')
     assert set(imported(str(fake), 'dec_chainer.kmeans')) == {'dec_chainer.experiment'}
+
+
+def where_named():
+    """{name: set of modules} from ARCHITECTURE.md's block of where ``comm`` and
+    ``scratch`` may appear."""
+    with open(os.path.join(ROOT, 'ARCHITECTURE.md')) as f:
+        text = f.read()
+    block = re.search(r'<!-- where[^>]*-->\s*```\n(.*?)```', text, re.S).group(1)
+    return {name: {'dec_chainer.' + m for m in mods}
+            for name, *mods in (line.split() for line in block.strip().splitlines())}
+
+
+def names_in(path):
+    """Every identifier ``path`` uses: names, attributes, parameters, keyword arguments."""
+    with open(path) as f:
+        tree = ast.parse(f.read())
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            found.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            found.add(node.attr)
+        elif isinstance(node, ast.arg):
+            found.add(node.arg)
+        elif isinstance(node, ast.keyword) and node.arg:
+            found.add(node.arg)
+    return found
+
+
+def test_the_communicator_and_scratch_storage_stay_where_the_architecture_says():
+    """MPI and data on disk enter the code in the modules ARCHITECTURE.md names for them;
+    everywhere else they travel inside the run context."""
+    allowed = where_named()
+    for name, path in modules():
+        used = names_in(path)
+        for what, where in allowed.items():
+            assert what not in used or name in where, \
+                '{} uses {!r}; ARCHITECTURE.md allows it only in {}'.format(
+                    name, what, ', '.join(sorted(where)))
+    # and the check sees them where they are
+    assert 'comm' in names_in(os.path.join(PACKAGE, 'distributed.py'))
+    assert 'scratch' in names_in(os.path.join(PACKAGE, 'training', 'context.py'))
+
+
+#: Functions allowed more than 10 parameters, with why.
+MANY_PARAMETERS = {
+    # scikit-learn's contract: an estimator's constructor parameters are its
+    # hyperparameters, each a keyword with a default (get_params/set_params/clone)
+    'dec_chainer.estimator.DEC.__init__',
+}
+
+
+def functions():
+    """(qualified name, lines of code without the docstring, parameters) of every function
+    and method of the package."""
+    for name, path in modules():
+        with open(path) as f:
+            tree = ast.parse(f.read())
+        scopes = [(tree, name)]
+        while scopes:
+            node, prefix = scopes.pop()
+            for child in ast.iter_child_nodes(node):
+                if isinstance(child, ast.ClassDef):
+                    scopes.append((child, prefix + '.' + child.name))
+                elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    lines = child.end_lineno - child.lineno + 1
+                    first = child.body[0]
+                    if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) \
+                            and isinstance(first.value.value, str):
+                        lines -= first.end_lineno - first.lineno + 1
+                    a = child.args
+                    params = [p.arg for p in a.posonlyargs + a.args + a.kwonlyargs]
+                    params = params[1:] if params[:1] in (['self'], ['cls']) else params
+                    count = len(params) + bool(a.vararg) + bool(a.kwarg)
+                    yield prefix + '.' + child.name, lines, count
+                    scopes.append((child, prefix + '.' + child.name))
+
+
+def test_no_function_is_longer_than_60_lines_or_takes_more_than_10_parameters():
+    """Each function reads top to bottom: at most 60 lines of code (its docstring not
+    counted) and 10 parameters (not counting self)."""
+    seen = list(functions())
+    long = [(n, lines) for n, lines, _ in seen if lines > 60]
+    many = [(n, count) for n, _, count in seen if count > 10 and n not in MANY_PARAMETERS]
+    assert not long, long
+    assert not many, many
+    assert len(seen) > 300 and any(n.endswith('runs.fit_dec') for n, _, _ in seen)

@@ -70,8 +70,8 @@ def test_a_kill_while_any_file_is_written_resumes_to_the_same_labels(
         from dec_chainer.experiment import run_experiment
 
         def run():
-            return run_experiment('digits', 'paper', TINY, 4, 2, str(tmp_path), quiet(),
-                                  figures=False)[1]
+            return run_experiment('digits', 'paper', TINY, 4, 2, str(tmp_path),
+                                  quiet().replace(figures=False))[1]
         with pytest.raises(Killed):
             run()
         assert not os.path.exists(tmp_path / 'metrics.json')

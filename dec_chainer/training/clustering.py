@@ -6,7 +6,6 @@ import numpy
 
 import chainer
 
-from dec_chainer import distributed
 from dec_chainer.training._common import Reporting, Schedule, make_trainer, run_resumable
 from dec_chainer.training.context import RunContext
 from dec_chainer.training.extensions import (ClusteringMetrics, ConvergenceCheck,
@@ -38,14 +37,13 @@ def train_dec(model, X, config, out, seed=0, y=None, initial_labels=None, contex
         ``log`` (rank 0's; None on the other ranks).
     """
     context = context or RunContext()
-    comm = context.comm
     model.to_device(context.device)
     p = context.new_array('p', (len(X), model.n_clusters), X.dtype)  # refreshed in place
     refresh = RefreshTargetDistribution(model, X, p, initial_labels, config.eval_batchsize,
-                                        comm=comm, scratch=context.scratch)
+                                        comm=context.comm, scratch=context.scratch)
     check_interval = config.check_interval or config.update_interval
     stop = ConvergenceCheck(refresh, config.tol, config.dec_max_iter)
-    batchsize, weight = _batch_and_weight(len(X), config, comm)
+    batchsize, weight = _batch_and_weight(len(X), config, context)
     os.makedirs(out, exist_ok=True)
     reporting = Reporting(
         'the DEC phase', log_interval=config.update_interval,
@@ -60,7 +58,7 @@ def train_dec(model, X, config, out, seed=0, y=None, initial_labels=None, contex
         loss_func=None if weight == 1.0 else (lambda x, p: model(x, p, weight)))
     trainer.extend(refresh, trigger=(config.update_interval, 'iteration'))
     trainer.extend(stop, trigger=(check_interval, 'iteration'))
-    if distributed.bcast(comm, y is not None):
+    if context.bcast(y is not None):
         trainer.extend(ClusteringMetrics(refresh, y),
                        trigger=(config.update_interval, 'iteration'))
     run_resumable(trainer, context)
@@ -69,16 +67,16 @@ def train_dec(model, X, config, out, seed=0, y=None, initial_labels=None, contex
             'log': trainer.get_extension('LogReport').log if context.root else None}
 
 
-def _batch_and_weight(n, config, comm):
+def _batch_and_weight(n, config, context):
     """This process's minibatch size, and the weight of its loss: the multi-node optimizer
     averages the ranks' gradients, so each rank's loss is weighted to make that average
     the gradient of the global batch's loss."""
     if config.dec_batchsize:
-        batchsize = distributed.local_batchsize(config.dec_batchsize, comm, 'dec_batchsize')
-        share = 1.0 / distributed.size(comm)
+        batchsize = context.local_batchsize(config.dec_batchsize, 'dec_batchsize')
+        share = 1.0 / context.processes
     else:  # full batch: every rank's rows, weighted by their share of all rows
         batchsize = n
-        total = float(distributed.allreduce_sum(comm, numpy.array([n], 'f8'))[0])
+        total = float(context.allreduce_sum(numpy.array([n], 'f8'))[0])
         share = n / total
-    weight = distributed.size(comm) * (share if config.dec_loss_reduce == 'mean' else 1.0)
+    weight = context.processes * (share if config.dec_loss_reduce == 'mean' else 1.0)
     return batchsize, weight

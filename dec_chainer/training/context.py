@@ -28,6 +28,7 @@ class RunContext:
         log (callable): where status lines go (rank 0's; the other ranks' are dropped).
         progress (bool): progress bars (rank 0 only).
         command (list of str): the command line a run records (None: ``sys.argv``).
+        figures (bool): whether a run that writes its files writes its figures too.
     """
 
     device: object = -1
@@ -36,6 +37,7 @@ class RunContext:
     log: object = print
     progress: bool = True
     command: object = None
+    figures: bool = True
 
     def __post_init__(self):
         object.__setattr__(self, 'device', chainer.get_device(self.device))
@@ -48,8 +50,39 @@ class RunContext:
         """Whether this process writes files and logs (rank 0, or the only process)."""
         return distributed.is_root(self.comm)
 
+    @property
+    def processes(self):
+        """How many processes train together (1 without a communicator)."""
+        return distributed.size(self.comm)
+
+    # what the phases share across processes (each the identity for one process; see
+    # dec_chainer.distributed)
+
+    def bcast(self, value):
+        return distributed.bcast(self.comm, value)
+
+    def bcast_params(self, link):
+        distributed.bcast_params(self.comm, link)
+
+    def allreduce_sum(self, x):
+        return distributed.allreduce_sum(self.comm, x)
+
+    def local_batchsize(self, batchsize, what='batchsize'):
+        return distributed.local_batchsize(batchsize, self.comm, what)
+
+    def random_state(self, seed, stage, generator=False):
+        """This process's random stream of ``stage`` on the device (see
+        :func:`~dec_chainer.training._common.stage_random_state`)."""
+        from dec_chainer.training._common import stage_random_state
+        return stage_random_state(seed, stage, self.device, self.comm, generator)
+
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)
+
+    @property
+    def on_disk(self):
+        """Whether per-row arrays are memory-mapped files (data larger than memory)."""
+        return self.scratch is not None
 
     def new_array(self, name, shape, dtype):
         """A zeroed per-row array: in memory, or the scratch file ``name``."""
@@ -57,7 +90,7 @@ class RunContext:
 
     def exists(self, path):
         """Whether rank 0 sees ``path`` (every rank gets rank 0's answer)."""
-        return distributed.bcast(self.comm, self.root and os.path.exists(path))
+        return self.bcast(self.root and os.path.exists(path))
 
     def load_or_compute(self, path, load, compute):
         """``load()`` when the result file ``path`` of a phase exists, else ``compute()``:

@@ -8,13 +8,13 @@ import shutil
 import numpy
 
 
-from dec_chainer import _files, distributed
+from dec_chainer import _files
 from dec_chainer.links import ReconstructionLoss, StackedDenoisingAutoEncoder
 from dec_chainer.training.extensions import DivergenceError
 from dec_chainer.validation import max_abs
 from dec_chainer.links.dec import map_batches
 from dec_chainer.training._common import (Reporting, Schedule, make_trainer, run_resumable,
-                                          stage_random_state, stage_seed)
+                                          stage_seed)
 from dec_chainer.training.context import RunContext
 
 
@@ -40,7 +40,7 @@ def _train_stage(autoencoder, data, config, n_iter, out, seed, context, rng=None
     random_states = [] if rng is None else [rng]
     backoff = os.path.join(out, BACKOFF_FILE)
     attempt = _files.read_json(backoff)['attempt'] if os.path.exists(backoff) else 0
-    tries = config.lr_backoff if context.comm is None else 0
+    tries = config.lr_backoff if context.processes == 1 else 0
     if attempt < tries:  # where the stage may start again: its initial state, kept
         initial = {name: param.array.copy() for name, param in autoencoder.namedparams()}
         rngs = [copy.deepcopy(rs) for rs in random_states]
@@ -78,7 +78,7 @@ def _train_stage_at(autoencoder, data, config, lr, n_iter, out, seed, context, r
     loss = ReconstructionLoss(autoencoder, config.ae_loss, rng)
     loss.to_device(context.device)
     schedule = Schedule.pretraining(
-        config, distributed.local_batchsize(config.batchsize, context.comm), lr)
+        config, context.local_batchsize(config.batchsize), lr)
     reporting = Reporting(phase, log_interval=max(1, min(1000, n_iter // 10)),  # ~10 points
                           print_keys=('iteration', 'main/loss', 'lr', 'elapsed_time'),
                           divergence_hint=lambda: _scale_hint(data, lr))
@@ -156,7 +156,7 @@ def pretrain_autoencoder(sdae, X, config, out, seed=0, context=None):
             if context.root:
                 _files.load_npz(path, link)
                 stages[name] = _load_stage_info(path)
-            distributed.bcast_params(context.comm, link)
+            context.bcast_params(link)
             context.log('[pretrain] {}: loaded {}'.format(name, path))
 
         def compute():
@@ -179,7 +179,7 @@ def pretrain_autoencoder(sdae, X, config, out, seed=0, context=None):
             stage('layer{}'.format(k + 1), pair, functools.partial(
                 _train_pair, pair, k, data, config, seed, context))
             if k + 1 < len(sdae):  # two files: the input of this pair, the next one's
-                codes = None if context.scratch is None else context.new_array(
+                codes = None if not context.on_disk else context.new_array(
                     'codes{}'.format(k % 2), (len(data), pair.encoder.out_size), numpy.float32)
                 data = map_batches(pair.encode, data, config.eval_batchsize, context.device,
                                    out=codes)
@@ -202,6 +202,5 @@ def _train_pair(pair, k, data, config, seed, context, stage_out):
         config.layerwise_iters))
     return _train_stage(
         pair, data, config, config.layerwise_iters, stage_out, stage_seed(seed, 100 + k),
-        context, rng=stage_random_state(seed, k + 1, context.device, context.comm,
-                                        generator=True),
+        context, rng=context.random_state(seed, k + 1, generator=True),
         phase='pretraining layer{}'.format(k + 1))
