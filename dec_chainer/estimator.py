@@ -326,8 +326,6 @@ def _restore_model(weights, n_features, config, est, input_scale):
     centroids = numpy.zeros((est.n_clusters, sdae.embedding_size), dtype=numpy.float32)
     model = DeepEmbeddedClustering(sdae, centroids, config.alpha, config.kernel,
                                    config.dec_loss_reduce, input_scale)
-    for pair in model.autoencoder:
-        pair.decoder.disable_update()
     try:
         serializers.NpzDeserializer(weights).load(model)
     except (KeyError, ValueError) as e:

@@ -92,6 +92,10 @@ class DECConfig:
     dec_max_iter: int = 100000
     #: 'mean' or 'sum' of the KL over a minibatch
     dec_loss_reduce: str = 'mean'
+    #: what the DEC phase trains: 'train' the encoder and the centroids (DEC), or keep the
+    #: encoder 'frozen' and move only the centroids ("DEC w/o backprop", the paper's
+    #: Table 2)
+    dec_encoder: str = 'train'
 
     # -- bookkeeping -------------------------------------------------------------------
     #: iterations between snapshots (a killed run resumes from the last one)
@@ -176,7 +180,7 @@ class DECConfig:
         from dec_chainer.validation import RESCALES
         choices = {'scale': SCALES, 'rescale': RESCALES, 'init': INITS, 'ae_loss': AE_LOSSES,
                    'dropout_placement': DROPOUT_PLACEMENTS, 'kernel': KERNELS,
-                   'dec_loss_reduce': ('mean', 'sum')}
+                   'dec_loss_reduce': ('mean', 'sum'), 'dec_encoder': ('train', 'frozen')}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise UserError('{} must be one of {}; got {!r}'.format(

@@ -487,7 +487,8 @@ def _run(X, y, n_clusters, config, out, seed, context, scale, stop_after):
         return None, None, report
     model = DeepEmbeddedClustering(sdae, numpy.zeros((n_clusters, sdae.embedding_size)),
                                    config.alpha, config.kernel, config.dec_loss_reduce,
-                                   input_scale=scale)  # centroids: k-means' below
+                                   input_scale=scale,  # centroids: k-means' below
+                                   freeze_encoder=config.dec_encoder == 'frozen')
     model.to_device(context.device)
     km_labels, km_local = _initial_centroids(model, X_cl, config, out, seed, context, report)
     if y_cl is not None:

@@ -45,3 +45,28 @@ def load_dataset(name, scale='unit', split='all'):
     raise UserError('unknown dataset {!r}: use one of {} or a path to a {} file'.format(
         name, DATASETS, '/'.join(SUFFIXES)))
 
+
+
+def imbalanced_subset(y, r_min, seed=0):
+    """The rows of an imbalanced subset of labelled data: the paper's Table 4 rule.
+
+    Each row of class ``c`` (the ``k``-th of the ``K`` sorted classes, ``k = 0..K-1``) is
+    kept with probability ``r_min + (1 - r_min) * k / (K - 1)``, independently: the first
+    class with ``r_min``, the last with 1, the others linearly in between, so the largest
+    class is about ``1 / r_min`` times the smallest. The draws come from a
+    ``RandomState(seed)``.
+
+    Returns:
+        array: the kept row indices, ascending.
+    """
+    y = numpy.asarray(y)
+    if not 0 < r_min <= 1:
+        raise UserError('r_min (the smallest retention rate) must be in (0, 1]; got '
+                        '{}'.format(r_min))
+    classes, k = numpy.unique(y, return_inverse=True)
+    if len(classes) < 2:
+        raise UserError('an imbalanced subset needs at least 2 classes; y has {}'.format(
+            len(classes)))
+    keep = r_min + (1.0 - r_min) * k.reshape(-1) / (len(classes) - 1)
+    draws = numpy.random.RandomState(seed).random_sample(len(y))
+    return numpy.flatnonzero(draws < keep)

@@ -67,8 +67,7 @@ class DeepEmbeddedClustering(chainer.Chain):
     """Encoder ``f_theta`` (a :class:`StackedDenoisingAutoEncoder`'s) and centroids ``mu``.
 
     Called on a minibatch ``x`` with its rows ``p`` of the target distribution it returns
-    (and reports) DEC's loss ``KL(P || Q)``. Only the encoder half of ``autoencoder`` gets
-    gradients; the decoders are kept so the model stays one file.
+    (and reports) DEC's loss ``KL(P || Q)``.
 
     Args:
         autoencoder: a pretrained :class:`StackedDenoisingAutoEncoder`.
@@ -79,14 +78,16 @@ class DeepEmbeddedClustering(chainer.Chain):
         input_scale (float): the factor every input is multiplied by before the encoder
             (the one the autoencoder was pretrained with: ``DECConfig.rescale``); the model
             maps raw rows to clusters.
+        freeze_encoder (bool): no backpropagation into the encoder: the loss sees the
+            embedding as a constant, so training moves the centroids only ("DEC w/o
+            backprop" in the paper).
 
-
-    The decoders play no part in DEC: the model freezes them (``disable_update``) and keeps
-    them so that it stays one file with its autoencoder.
+    The decoders play no part in DEC's loss (they get no gradient and stay as pretrained);
+    the model keeps them so that it stays one file with its autoencoder.
     """
 
     def __init__(self, autoencoder, centroids, alpha=1.0, kernel='squared', reduce='mean',
-                 input_scale=1.0):
+                 input_scale=1.0, freeze_encoder=False):
         super().__init__()
         centroids = numpy.asarray(centroids, dtype=numpy.float32)
         if centroids.ndim != 2 or centroids.shape[1] != autoencoder.embedding_size:
@@ -102,8 +103,7 @@ class DeepEmbeddedClustering(chainer.Chain):
         with self.init_scope():
             self.autoencoder = autoencoder
             self.centroids = chainer.Parameter(centroids)
-        for pair in autoencoder:
-            pair.decoder.disable_update()
+        self.freeze_encoder = bool(freeze_encoder)
 
     @property
     def n_clusters(self):
@@ -117,8 +117,12 @@ class DeepEmbeddedClustering(chainer.Chain):
     def forward(self, x, p, weight=1.0):
         """DEC's loss ``KL(P || Q)`` of the minibatch ``x`` with its rows ``p`` of P, times
         ``weight`` (one process of several weights its share of a global batch with it)."""
-        loss = dec_kl_divergence(self.embed(x), self.centroids, p, self.alpha, self.kernel,
-                                 self.reduce)
+        if self.freeze_encoder:
+            with chainer.no_backprop_mode():
+                z = self.embed(x).array
+        else:
+            z = self.embed(x)
+        loss = dec_kl_divergence(z, self.centroids, p, self.alpha, self.kernel, self.reduce)
         if weight != 1.0:
             loss = loss * weight
         chainer.report({'loss': loss}, self)
