@@ -540,7 +540,7 @@ def _initial_centroids(model, X_cl, config, out, seed, context, report):
     ``kmeans_samples``, every row then gets its nearest centroid) sets the model's
     centroids. Returns the labels of all rows (rank 0) and of this rank's rows."""
     path = os.path.join(out, 'kmeans.npz')
-    mine = distributed.shard(len(X_cl), context.comm)
+    mine = distributed.shard(report['n_cluster'], context.comm)  # this rank's rows of all
 
     def load():
         centroids = labels = seconds = None

@@ -166,7 +166,7 @@ RESUMABLE = ['hidden_dims=[32,32,64,10]', 'layerwise_iters=0', 'finetune_iters=6
 def test_kill_one_rank_then_the_same_command_resumes_where_an_unbroken_run_ends(tmp_path):
     """SIGKILL of rank 1 midway through fine-tuning ends the job; the same command resumes
     both ranks from the newest snapshot they share and ends with the labels of an
-    uninterrupted two-process run."""
+    uninterrupted two-process run; so does a run stopped between k-means and DEC."""
     whole = mpiexec(2, train(tmp_path / 'whole', RESUMABLE, seed=5))
     assert whole.returncode == 0, whole.stdout + whole.stderr
     killed = tmp_path / 'killed'
@@ -186,6 +186,15 @@ def test_kill_one_rank_then_the_same_command_resumes_where_an_unbroken_run_ends(
     resumed = mpiexec(2, train(killed, RESUMABLE, seed=5))
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert '[resume]' in resumed.stdout
+    numpy.testing.assert_array_equal(numpy.load(killed / 'labels.npy'),
+                                     numpy.load(tmp_path / 'whole' / 'labels.npy'))
+    # stopped after k-means: each rank loads its rows of the k-means labels, DEC runs again
+    for name in ('model.npz', 'dec_result.json', 'labels.npy', 'metrics.json'):
+        (killed / name).unlink()
+    shutil.rmtree(killed / 'dec')
+    again = mpiexec(2, train(killed, RESUMABLE, seed=5))
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert 'restarts on the' not in again.stdout and '[dec] loaded' not in again.stdout
     numpy.testing.assert_array_equal(numpy.load(killed / 'labels.npy'),
                                      numpy.load(tmp_path / 'whole' / 'labels.npy'))
 
