@@ -430,11 +430,11 @@ def fit_dec(X, y=None, n_clusters=10, config='paper', out=None, seed=0, context=
         with own_run_dir(out) if context.root else contextlib.nullcontext():
             if context.root:
                 _check_run_dir(out, run_identity(config, seed, n_clusters, X,
-                                                 distributed.size(comm)))
+                                                 context.processes))
                 if pretrained is not None:
                     _reuse_pretrained(pretrained, out, config, seed, X, context.log)
             # data on disk (a memory-mapped .npy): the per-row arrays go to files too
-            if distributed.bcast(comm, is_memory_mapped(X)):  # rank 0's X: checked
+            if context.bcast(is_memory_mapped(X)):  # rank 0's X: checked
                 context = context.replace(scratch=os.path.join(out, 'scratch', *(
                     [] if comm is None else ['rank{}'.format(comm.rank)])))
             model, labels, report = _run(X, y, n_clusters, config, out, seed, context, scale,
@@ -468,9 +468,9 @@ def _check_data(X, y, n_clusters, config, context):
         data_range = value_range(X)
         scale = input_scale(data_range, config)
     for name, value in (('batchsize', config.batchsize),
-                        ('dec_batchsize', config.dec_batchsize or distributed.size(comm))):
-        distributed.local_batchsize(value, comm, name)  # refused before any training
-    return X, y, n_clusters, data_range, distributed.bcast(comm, scale)
+                        ('dec_batchsize', config.dec_batchsize or context.processes)):
+        context.local_batchsize(value, name)  # refused before any training
+    return X, y, n_clusters, data_range, context.bcast(scale)
 
 
 def _run(X, y, n_clusters, config, out, seed, context, scale, stop_after):
@@ -509,7 +509,7 @@ def _new_report(seed, n_clusters, n_pre, n_cl, config, context, scale):
               'n_cluster': n_cl, 'device': str(context.device), 'config': config.to_dict(),
               'seconds': {}, 'metrics': {}}
     if context.comm is not None:
-        report['processes'] = distributed.size(context.comm)
+        report['processes'] = context.processes
     if context.scratch is not None:
         report['data_on_disk'] = True  # memory-mapped: per-row arrays in files as well
     report['input_scale'] = scale
@@ -558,9 +558,10 @@ def _initial_centroids(model, X_cl, config, out, seed, context, report):
         t0 = time.time()
         centroids, labels, local = _kmeans(model, X_cl, report['n_cluster'], config, seed,
                                            context)
+        seconds = time.time() - t0
         if context.root:
-            _files.savez(path, centroids=centroids, labels=labels, seconds=time.time() - t0)
-        return centroids, labels, local, time.time() - t0
+            _files.savez(path, centroids=centroids, labels=labels, seconds=seconds)
+        return centroids, labels, local, seconds
 
     t0 = time.time()
     centroids, labels, local, seconds = context.load_or_compute(path, load, compute)

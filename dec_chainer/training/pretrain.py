@@ -7,7 +7,6 @@ import shutil
 
 import numpy
 
-
 from dec_chainer import _files
 from dec_chainer.links import ReconstructionLoss, StackedDenoisingAutoEncoder
 from dec_chainer.training.extensions import DivergenceError
