@@ -62,12 +62,19 @@ def write_tables(stem, rows, columns, meta):
     set, seed and overrides above the :func:`format_table` of the rows); returns the
     table."""
     table = format_table(rows, columns)
-    os.makedirs(os.path.dirname(os.path.abspath(stem)), exist_ok=True)
-    _files.write_json(stem + '.json', dict(meta, rows=rows))
-    with _files.atomic_write(stem + '.md') as f:
-        f.write('dataset {}, seed {}, overrides {}\n\n```\n{}\n```\n'.format(
-            meta.get('dataset'), meta.get('seed'), meta.get('overrides') or 'none', table))
+    write_page(stem, dict(meta, rows=rows), 'dataset {}, seed {}, overrides {}\n\n```\n{}\n```'
+               .format(meta.get('dataset'), meta.get('seed'), meta.get('overrides') or 'none',
+                       table))
     return table
+
+
+def write_page(stem, data, markdown):
+    """``STEM.json`` (``data``) and ``STEM.md`` (``markdown``), each written whole or not at
+    all (a killed write leaves the previous file)."""
+    os.makedirs(os.path.dirname(os.path.abspath(stem)), exist_ok=True)
+    _files.write_json(stem + '.json', data)
+    with _files.atomic_write(stem + '.md') as f:
+        f.write(markdown.rstrip('\n') + '\n')
 
 
 def _cell(value, fmt):

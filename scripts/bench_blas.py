@@ -23,27 +23,18 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _bench
 
 
 def child(seconds):
     """Time every stage's matrix products in this process; print JSON."""
-    import bench_train
     from dec_chainer.provenance import environment
     out = {'blas': environment()['blas'], 'stages': []}
-    for sizes in bench_train.stage_sizes():
-        step = bench_train.stage_gemm_floor_factory(sizes)
-        for _ in range(3):
-            step()
-        windows = []
-        for _ in range(seconds):
-            t, n = time.perf_counter(), 0
-            while time.perf_counter() - t < 1.0:
-                step()
-                n += 1
-            windows.append(1e3 * (time.perf_counter() - t) / n)
+    for sizes in _bench.stage_sizes():
+        step = _bench.gemm_floor(sizes)
+        windows = [1e3 * _bench.seconds_per_call(step, seconds=1.0, warmup=3 * (not i))
+                   for i in range(seconds)]
         out['stages'].append({'sizes': list(sizes), 'ms': windows})
     print(json.dumps(out))
 
@@ -72,10 +63,9 @@ def main(argv=None):
     args = ap.parse_args(argv)
     if args.child:
         return child(args.seconds)
-    from dec_chainer import _files
     from dec_chainer.presets import PAPER
-    from dec_chainer.provenance import provenance
-    from dec_chainer.reporting import format_table, machine_line
+    from dec_chainer.reporting import format_table
+    prov = _bench.run_provenance('bench_blas.py', argv)
     kernels = ['default'] + [k for k in args.kernels if k != 'default']
     runs = {k: [] for k in kernels}  # each round's child result
     for r in range(args.rounds):
@@ -106,21 +96,18 @@ def main(argv=None):
                 ('ratio_min', 'min', '{:.3f}'), ('ratio_max', 'max', '{:.3f}')]
     table = format_table(rows, columns)
     print(table)
-    prov = provenance(['python', 'scripts/bench_blas.py'] + (argv or sys.argv[1:]))
-    os.makedirs(args.out, exist_ok=True)
-    _files.write_json(os.path.join(args.out, 'bench_blas.json'), {
-        'rows': rows, 'stages': names, 'windows': windows, 'per_round': per_round,
-        'rounds': args.rounds, 'seconds': args.seconds, 'provenance': prov})
-    with _files.atomic_write(os.path.join(args.out, 'bench_blas.md')) as f:
-        f.write('# bench_blas: each stage\'s matrix products (batch 256) under OpenBLAS\'s '
-                'kernels\n\n{}\n\n```\n{}\n```\n\n- the median of {} one-second windows per '
-                'stage and kernel ({} rounds, the kernels interleaved, each in a fresh '
-                'process); `paper floor`: the paper schedule\'s pretraining ({} x {:,} + '
-                '{:,} iterations) at those speeds; `x default`: the median over the rounds '
-                'of that floor against the default kernel\'s in the same round (min, max: '
-                'the rounds\' extremes)\n'.format(
-                    machine_line(prov), table, args.rounds * args.seconds, args.rounds,
-                    len(names) - 1, PAPER.layerwise_iters, PAPER.finetune_iters))
+    _bench.write_result(
+        args.out, 'bench_blas', {'rows': rows, 'stages': names, 'windows': windows,
+                                 'per_round': per_round, 'rounds': args.rounds,
+                                 'seconds': args.seconds},
+        "bench_blas: each stage's matrix products (batch 256) under OpenBLAS's kernels",
+        '```\n{}\n```\n\n- the median of {} one-second windows per stage and kernel ({} '
+        'rounds, the kernels interleaved, each in a fresh process); `paper floor`: the paper '
+        'schedule\'s pretraining ({} x {:,} + {:,} iterations) at those speeds; `x default`: '
+        'the median over the rounds of that floor against the default kernel\'s in the same '
+        'round (min, max: the rounds\' extremes)'.format(table, args.rounds * args.seconds, args.rounds,
+                                       len(names) - 1, PAPER.layerwise_iters,
+                                       PAPER.finetune_iters), prov)
     return 0
 
 

@@ -19,12 +19,11 @@ Results go to --out (default results/bench) as JSON and Markdown.
 """
 
 import argparse
-import os
 import statistics
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _bench
 
 
 def scalar_loop(n=200000):
@@ -32,17 +31,6 @@ def scalar_loop(n=200000):
     for i in range(n):
         s += i * i % 7
     return s
-
-
-def mean_ms(fn, seconds=None, repeats=None):
-    """The mean time of ``repeats`` calls, or of the calls that fit in ``seconds``, in ms."""
-    start, n = time.perf_counter(), 0
-    while True:
-        fn()
-        n += 1
-        elapsed = time.perf_counter() - start
-        if (repeats is not None and n >= repeats) or (seconds is not None and elapsed >= seconds):
-            return 1e3 * elapsed / n
 
 
 def spread(values):
@@ -61,19 +49,16 @@ def main(argv=None):
     if args.minutes <= 0 or args.every <= 0:
         ap.error('--minutes and --every must be positive')
 
-    import bench_train
-    from dec_chainer import _files
-    from dec_chainer.provenance import provenance
-    from dec_chainer.reporting import format_table, machine_line
-
-    gemm = bench_train.stage_gemm_floor_factory(bench_train.stage_sizes()[-1])  # fine-tuning
-    for _ in range(3):
-        gemm()
+    from dec_chainer.reporting import format_table
+    prov = _bench.run_provenance('bench_host.py', argv)
+    gemm = _bench.gemm_floor(_bench.stage_sizes()[-1])  # fine-tuning
+    _bench.seconds_per_call(gemm, repeats=3)
     samples, t0 = [], time.time()
     while time.time() - t0 < 60 * args.minutes:
         tick = time.time()
-        samples.append({'t': round(tick - t0, 1), 'gemm': mean_ms(gemm, seconds=0.5),
-                        'scalar': mean_ms(scalar_loop, repeats=5)})
+        samples.append({'t': round(tick - t0, 1),
+                        'gemm': 1e3 * _bench.seconds_per_call(gemm, seconds=0.5),
+                        'scalar': 1e3 * _bench.seconds_per_call(scalar_loop, repeats=5)})
         print('{:7.1f} s  gemm {:6.2f} ms  scalar {:6.2f} ms'.format(
             samples[-1]['t'], samples[-1]['gemm'], samples[-1]['scalar']), flush=True)
         time.sleep(max(0.0, args.every - (time.time() - tick)))
@@ -93,16 +78,12 @@ def main(argv=None):
         len(samples), samples[-1]['t'] / 60, 'n/a' if corr is None else '{:.2f}'.format(corr)))
     print(table)
     print(line)
-    prov = provenance(['python', 'scripts/bench_host.py'] + (argv or sys.argv[1:]))
-    os.makedirs(args.out, exist_ok=True)
-    _files.write_json(os.path.join(args.out, 'bench_host.json'), {
-        'rows': rows, 'samples': samples, 'correlation': corr, 'provenance': prov})
-    with _files.atomic_write(os.path.join(args.out, 'bench_host.md')) as f:
-        f.write('# bench_host: the same work, timed every {:g} s on idle cores\n\n{}\n\n```\n{}\n'
-                '```\n\n- {}\n- gemm: one fine-tuning iteration\'s matrix products (the '
-                'mean over a 0.5 s window); scalar: a pure-Python loop on one core (the '
-                'mean of 5); each against its own fastest sample in this run\n'.format(
-                    args.every, machine_line(prov), table, line))
+    _bench.write_result(
+        args.out, 'bench_host', {'rows': rows, 'samples': samples, 'correlation': corr},
+        'bench_host: the same work, timed every {:g} s on idle cores'.format(args.every),
+        '```\n{}\n```\n\n- {}\n- gemm: one fine-tuning iteration\'s matrix products (the mean '
+        'over a 0.5 s window); scalar: a pure-Python loop on one core (the mean of 5); each '
+        'against its own fastest sample in this run'.format(table, line), prov)
     return 0
 
 

@@ -30,9 +30,10 @@ import chainer
 from dec_chainer import target_distribution
 from dec_chainer.functions import dec_kl_divergence, target_distribution_batches
 from dec_chainer.links import soft_assignment_batches
-from dec_chainer.provenance import provenance
-from dec_chainer import _files
-from dec_chainer.reporting import format_table, machine_line
+from dec_chainer.reporting import format_table
+
+import _bench
+from _bench import fastest_call
 
 K, D = 10, 10
 
@@ -123,22 +124,6 @@ def unfused_p(cp, z, mu):
     return w / w.sum(axis=1, keepdims=True)
 
 
-# -- timing --------------------------------------------------------------------------------
-
-def best_time(fn, repeat, sync=None, budget=None):
-    times = []
-    start = time.perf_counter()
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        if sync:
-            sync()
-        times.append(time.perf_counter() - t)
-        if budget and time.perf_counter() - start > budget:
-            break
-    return min(times)
-
-
 def peak_memory_million(batchsize=8192, n=1000000, width=500):
     rng = numpy.random.RandomState(0)
     X = rng.rand(n, 8).astype(numpy.float32)
@@ -171,6 +156,7 @@ def main(argv=None):
     ap.add_argument('--no-memory', action='store_true')
     args = ap.parse_args(argv)
     gpu = args.device not in ('-1', '@numpy')
+    prov = _bench.run_provenance('bench_kl.py', argv)
 
     rows = []
     rng = numpy.random.RandomState(0)
@@ -179,10 +165,10 @@ def main(argv=None):
         mu = (rng.randn(K, D) * 3).astype(numpy.float32)
         p = ours_p(z, mu)
         budget = 60.0
-        t_art = best_time(lambda: article_step(z, mu), args.repeat, budget=budget)
-        t_ours = best_time(lambda: ours_step(z, mu, p), args.repeat)
-        t_art_p = best_time(lambda: article_p(z, mu), args.repeat, budget=budget)
-        t_ours_p = best_time(lambda: ours_p(z, mu), args.repeat)
+        t_art = fastest_call(lambda: article_step(z, mu), args.repeat, budget=budget)
+        t_ours = fastest_call(lambda: ours_step(z, mu, p), args.repeat)
+        t_art_p = fastest_call(lambda: article_p(z, mu), args.repeat, budget=budget)
+        t_ours_p = fastest_call(lambda: ours_p(z, mu), args.repeat)
         rows.append({'n': n, 'what': 'loss fwd+bwd', 'article_ms': 1e3 * t_art,
                      'numpy_ms': 1e3 * t_ours, 'speedup': t_art / t_ours})
         rows.append({'n': n, 'what': 'P (whole set)', 'article_ms': 1e3 * t_art_p,
@@ -210,10 +196,10 @@ def main(argv=None):
                 fn()  # compile and warm up
             sync()
             rep = max(args.repeat, 20)
-            t_f = best_time(lambda: ours_step(z, mu, p), rep, sync)
-            t_u = best_time(lambda: unfused_step(cp, z, mu, p), rep, sync)
-            t_fp = best_time(lambda: ours_p(z, mu), rep, sync)
-            t_up = best_time(lambda: unfused_p(cp, z, mu), rep, sync)
+            t_f = fastest_call(lambda: ours_step(z, mu, p), rep, sync)
+            t_u = fastest_call(lambda: unfused_step(cp, z, mu, p), rep, sync)
+            t_fp = fastest_call(lambda: ours_p(z, mu), rep, sync)
+            t_up = fastest_call(lambda: unfused_p(cp, z, mu), rep, sync)
             gpu_rows.append({'n': n, 'what': 'loss fwd+bwd', 'unfused_ms': 1e3 * t_u,
                              'fused_ms': 1e3 * t_f, 'speedup': t_u / t_f})
             gpu_rows.append({'n': n, 'what': 'P (whole set)', 'unfused_ms': 1e3 * t_up,
@@ -229,14 +215,7 @@ def main(argv=None):
               '({seconds} s); the hidden layer of all points at once would be '
               '{all_at_once_hidden_mib} MiB'.format(**memory))
 
-    os.makedirs(args.out, exist_ok=True)
-    result = {'cpu': rows, 'gpu': gpu_rows, 'memory_1m': memory, 'K': K, 'd': D,
-              'repeat': args.repeat, 'provenance': provenance(
-                  ['python', 'scripts/bench_kl.py'] + sys.argv[1:])}
-    suffix = '_gpu' if gpu else ''
-    _files.write_json(os.path.join(args.out, 'bench_kl{}.json'.format(suffix)), result)
-    md = ['# bench_kl: DEC loss and P, K={}, d={}, float32'.format(K, D), '',
-          machine_line(result['provenance']), '', '```',
+    md = ['```',
           format_table(rows, [('n', 'n'), ('what', 'what'),
                               ('article_ms', 'article (ms)', '{:.2f}'),
                               ('numpy_ms', 'dec_chainer numpy (ms)', '{:.3f}'),
@@ -250,8 +229,11 @@ def main(argv=None):
         md += ['', 'P over {n:,} points through a {encoder} encoder in batches of '
                '{batchsize}: peak {peak_mib} MiB of host memory (the hidden layer of all '
                'points at once alone: {all_at_once_hidden_mib} MiB).'.format(**memory)]
-    with _files.atomic_write(os.path.join(args.out, 'bench_kl{}.md'.format(suffix))) as f:
-        f.write('\n'.join(md) + '\n')
+    _bench.write_result(
+        args.out, 'bench_kl_gpu' if gpu else 'bench_kl',
+        {'cpu': rows, 'gpu': gpu_rows, 'memory_1m': memory, 'K': K, 'd': D,
+         'repeat': args.repeat}, 'bench_kl: DEC loss and P, K={}, d={}, float32'.format(K, D),
+        '\n'.join(md), prov)
     return 0
 
 

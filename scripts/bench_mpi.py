@@ -39,8 +39,8 @@ import numpy
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-DIMS = (784, 500, 500, 2000, 10)
-BATCH = 256
+import _bench
+from _bench import BATCH, DIMS
 ROWS = 16384
 MPI_ENV = {'OMPI_ALLOW_RUN_AS_ROOT': '1', 'OMPI_ALLOW_RUN_AS_ROOT_CONFIRM': '1',
            'OMPI_MCA_mpi_yield_when_idle': '1'}
@@ -286,14 +286,12 @@ def main(argv=None):
         return worker(args.iters, args.worker_out, args.worker_threads)
 
     import dec_chainer  # noqa: F401
-    from dec_chainer import _files
-    from dec_chainer.provenance import provenance
-    from dec_chainer.reporting import format_table, machine_line
-    prov = provenance(['python', 'scripts/bench_mpi.py'] + sys.argv[1:])
+    from dec_chainer.reporting import format_table, machine_line, write_page
+    prov = _bench.run_provenance('bench_mpi.py', argv)
     # a part not measured in this run (--procs or --memory given no values) keeps the
     # rows and provenance of the previous run's file
     path = os.path.join(args.out, 'bench_mpi.json')
-    previous = _files.read_json(path) if os.path.exists(path) else {}
+    previous = json.load(open(path)) if os.path.exists(path) else {}
     rows = throughput(args.procs, args.iters) if args.procs else previous.get('throughput', [])
     mem = memory(args.memory, args.scratch) if args.memory else previous.get('memory', [])
     prov_t = prov if args.procs else previous.get('throughput_provenance', prov)
@@ -309,21 +307,19 @@ def main(argv=None):
         ('rss_file_mb', 'peak RssFile (MB)', '{:.0f}'), ('seconds', 'wall (s)', '{:.0f}')])
     print(table)
     print(mem_table)
-    os.makedirs(args.out, exist_ok=True)
-    _files.write_json(path, {
+    write_page(os.path.join(args.out, 'bench_mpi'), {
         'throughput': rows, 'memory': mem, 'dims': DIMS, 'batch': BATCH,
         'memory_settings': MEMORY_SETTINGS, 'throughput_provenance': prov_t,
-        'memory_provenance': prov_m})
-    with _files.atomic_write(os.path.join(args.out, 'bench_mpi.md')) as f:
-        f.write('# bench_mpi: data-parallel DEC over MPI (ChainerMN, naive communicator)\n\n'
-                'Throughput ({}; `{}`): {} network, global batch {} ({} / N rows per '
-                'process), Trainer with all its extensions; all-reduce: '
-                '`multi_node_mean_grad` alone on the same gradients.\n\n```\n{}\n```\n\n'
-                'Memory per process on a memory-mapped .npy of 784-d float32 rows ({}; `{}`; '
-                '`dec-chainer train` with {}):\n\n```\n{}\n```\n'.format(
-                    machine_line(prov_t), prov_t['command'], '-'.join(map(str, DIMS)), BATCH,
-                    BATCH, table, machine_line(prov_m), prov_m['command'],
-                    ' '.join(MEMORY_SETTINGS), mem_table))
+        'memory_provenance': prov_m},
+        '# bench_mpi: data-parallel DEC over MPI (ChainerMN, naive communicator)\n\n'
+        'Throughput ({}; `{}`): {} network, global batch {} ({} / N rows per '
+        'process), Trainer with all its extensions; all-reduce: '
+        '`multi_node_mean_grad` alone on the same gradients.\n\n```\n{}\n```\n\n'
+        'Memory per process on a memory-mapped .npy of 784-d float32 rows ({}; `{}`; '
+        '`dec-chainer train` with {}):\n\n```\n{}\n```\n'.format(
+            machine_line(prov_t), prov_t['command'], '-'.join(map(str, DIMS)), BATCH,
+            BATCH, table, machine_line(prov_m), prov_m['command'],
+            ' '.join(MEMORY_SETTINGS), mem_table))
     return 0
 
 

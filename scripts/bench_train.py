@@ -46,16 +46,15 @@ import numpy
 import dec_chainer  # before chainer: makes Chainer 7.8.1 work on NumPy 2
 import chainer
 from dec_chainer.links import ReconstructionLoss, StackedDenoisingAutoEncoder
-from dec_chainer import _files
-from dec_chainer.provenance import provenance
-from dec_chainer.reporting import format_table, machine_line
+from dec_chainer.reporting import format_table
+
+import _bench
+from _bench import BATCH, DIMS, gemm_floor, stage_sizes
 from dec_chainer.presets import get_config
 from dec_chainer.training.optimizers import MomentumSGD
-from dec_chainer.training import Reporting, RunContext, Schedule, make_trainer
-from dec_chainer.training._common import BatchIterator, send_batch, stage_random_state
+from dec_chainer.training import (BatchIterator, Reporting, RunContext, Schedule, make_trainer,
+                                  send_batch, stage_random_state)
 
-DIMS = (784, 500, 500, 2000, 10)
-BATCH = 256
 LR, MOMENTUM = 0.1, 0.9
 QUIET = RunContext('@numpy', progress=False)
 
@@ -64,13 +63,8 @@ def data(n=8192, seed=0, width=DIMS[0]):
     return numpy.random.RandomState(seed).rand(n, width).astype(numpy.float32)
 
 
-def per_iteration(step, iters, warmup=5):
-    for _ in range(warmup):
-        step()
-    t = time.perf_counter()
-    for _ in range(iters):
-        step()
-    return (time.perf_counter() - t) / iters
+def per_iteration(step, iters):
+    return _bench.seconds_per_call(step, repeats=iters, warmup=5)
 
 
 # -- NumPy -------------------------------------------------------------------------------------
@@ -114,12 +108,6 @@ def numpy_step_factory(X):
     return step
 
 
-def gemm_floor_factory(X):
-    """Only the matrix products of one iteration (forward, weight and input gradients), on
-    preallocated operands: the time no implementation of this step can go below."""
-    return stage_gemm_floor_factory(list(DIMS) + list(reversed(DIMS[:-1])))
-
-
 # -- Chainer (dec_chainer) ---------------------------------------------------------------------
 
 def chainer_updater_factory(X, type_check=True, optimizer=MomentumSGD):
@@ -142,19 +130,9 @@ def chainer_updater_factory(X, type_check=True, optimizer=MomentumSGD):
 
 
 def chainer_trainer_per_iteration(X, iters):
-    loss = ReconstructionLoss(
-        StackedDenoisingAutoEncoder(DIMS, rng=numpy.random.RandomState(0)), 'mse')
-    with tempfile.TemporaryDirectory() as out:
-        def run(n):
-            trainer = make_trainer(
-                loss, X, Schedule(BATCH, LR, MOMENTUM, snapshot_interval=10 ** 9), out, 0,
-                QUIET, stop_trigger=(n, 'iteration'),
-                reporting=Reporting(log_interval=max(1, n // 2)))
-            t = time.perf_counter()
-            trainer.run()
-            return time.perf_counter() - t
-        run(5)  # warm-up
-        return run(iters) / iters
+    """The pipeline's Trainer with all its extensions (lr 0.1, momentum 0.9, MSE)."""
+    sdae = StackedDenoisingAutoEncoder(DIMS, rng=numpy.random.RandomState(0))
+    return stage_trainer_per_iteration(sdae, X, iters, get_config('quick', lr=LR), repeats=1)
 
 
 # -- PyTorch -----------------------------------------------------------------------------------
@@ -193,27 +171,6 @@ def torch_step_factory(X, threads):
 
 # -- per pretraining stage ----------------------------------------------------------------
 
-def stage_gemm_floor_factory(sizes):
-    """The matrix products of one iteration of an autoencoder ``sizes[0] -> ... -> sizes[-1]``
-    (sizes symmetric): forward, every weight gradient, every input gradient but the first."""
-    rng = numpy.random.RandomState(0)
-    Ws = [(rng.randn(o, i) * 0.01).astype(numpy.float32) for i, o in zip(sizes, sizes[1:])]
-    hs = [rng.rand(BATCH, m).astype(numpy.float32) for m in sizes]
-    outs = [numpy.empty((BATCH, o), numpy.float32) for o in sizes[1:]]
-    gWs = [numpy.empty_like(w) for w in Ws]
-    gxs = [numpy.empty((BATCH, i), numpy.float32) for i in sizes[:-1]]
-
-    def step():
-        for k, W in enumerate(Ws):
-            numpy.matmul(hs[k], W.T, out=outs[k])
-        for k in reversed(range(len(Ws))):
-            numpy.matmul(hs[k + 1].T, hs[k], out=gWs[k])
-            if k:
-                numpy.matmul(hs[k + 1], Ws[k], out=gxs[k])
-
-    return step
-
-
 def stage_trainer_per_iteration(target, X, iters, config, rng=None, repeats=3):
     """Seconds per iteration of ``target`` (a pair, its dropout masks from ``rng``, or the
     stack) under the pipeline's Trainer, with ``config``'s optimiser settings, after a
@@ -235,13 +192,6 @@ def stage_trainer_per_iteration(target, X, iters, config, rng=None, repeats=3):
         return min(run(iters) for _ in range(repeats)) / iters
 
 
-def stage_sizes():
-    """The layer sizes of each pretraining stage: the pairs ``(d_k, d_k+1, d_k)``, then the
-    whole stack for fine-tuning."""
-    return ([(DIMS[k], DIMS[k + 1], DIMS[k]) for k in range(len(DIMS) - 1)]
-            + [tuple(DIMS) + tuple(reversed(DIMS[:-1]))])
-
-
 def stage_rows(iters, presets=('paper', 'article')):
     """ms per iteration of every pretraining stage against its GEMM floor, trained as each
     preset trains it (its dropout placement, loss and optimiser settings)."""
@@ -250,7 +200,7 @@ def stage_rows(iters, presets=('paper', 'article')):
                                      else 'finetune', '-'.join(map(str, sizes)))}
             for k, sizes in enumerate(stages)]
     for row, sizes in zip(rows, stages):
-        row['floor_ms'] = 1e3 * min(per_iteration(stage_gemm_floor_factory(sizes), iters)
+        row['floor_ms'] = 1e3 * min(per_iteration(gemm_floor(sizes), iters)
                                     for _ in range(3))
     for preset in presets:
         config = get_config(preset)
@@ -312,10 +262,7 @@ def main(argv=None):
     stages.add_argument('--stages-only', action='store_true',
                         help='only the per-stage rows (bench_train_stages)')
     args = ap.parse_args(argv)
-    os.makedirs(args.out, exist_ok=True)
-    # taken before anything is written to --out, so the outputs do not make the tree dirty
-    prov = provenance(['python', 'scripts/bench_train.py']
-                      + (sys.argv[1:] if argv is None else list(argv)))
+    prov = _bench.run_provenance('bench_train.py', argv)
     if args.stages_only:
         write_stages(stage_rows(args.iters), args.out, prov, args.iters)
         return 0
@@ -342,7 +289,7 @@ def main(argv=None):
     else:
         print('PyTorch is not installed: its row is skipped (pip install torch==2.13.0)')
         base, base_name = t_np, 'numpy'
-    t_gemm = per_iteration(gemm_floor_factory(X), args.iters)
+    t_gemm = per_iteration(gemm_floor(stage_sizes()[-1]), args.iters)
     rows.append({'impl': 'GEMMs alone (the floor)', 'ms': 1e3 * t_gemm})
     for r in rows:
         r['ratio'] = r['ms'] / (1e3 * base)
@@ -358,12 +305,11 @@ def main(argv=None):
         print('profile: {}'.format(prof_path))
     if not args.no_stages:
         write_stages(stage_rows(args.iters), args.out, prov, args.iters)
-    _files.write_json(os.path.join(args.out, 'bench_train.json'), {
-        'rows': rows, 'baseline': base_name, 'dims': DIMS, 'batch': BATCH,
-        'iters': args.iters, 'provenance': prov})
-    with _files.atomic_write(os.path.join(args.out, 'bench_train.md')) as f:
-        f.write('# bench_train: one iteration of {} (batch {}), float32\n\n{}\n\n```\n{}\n'
-                '```\n'.format('-'.join(map(str, DIMS)), BATCH, machine_line(prov), table))
+    _bench.write_result(
+        args.out, 'bench_train', {'rows': rows, 'baseline': base_name, 'dims': DIMS,
+                                  'batch': BATCH, 'iters': args.iters},
+        'bench_train: one iteration of {} (batch {}), float32'.format(
+            '-'.join(map(str, DIMS)), BATCH), '```\n{}\n```'.format(table), prov)
     return 0
 
 
@@ -388,13 +334,12 @@ def write_stages(rows, out, prov, iters):
                  'Trainer, its extensions and the optimiser, which no stage goes below')
     print(table)
     print('\n'.join(lines))
-    _files.write_json(os.path.join(out, 'bench_train_stages.json'), {
-        'rows': rows, 'projection': proj, 'batch': BATCH, 'iters': iters, 'repeats': 3,
-        'provenance': prov})
-    with _files.atomic_write(os.path.join(out, 'bench_train_stages.md')) as f:
-        f.write('# bench_train stages: each pretraining stage against its GEMM floor (batch {})'
-                '\n\n{}\n\n```\n{}\n```\n\n{}\n'.format(
-                    BATCH, machine_line(prov), table, '\n'.join('- ' + x for x in lines)))
+    _bench.write_result(
+        out, 'bench_train_stages', {'rows': rows, 'projection': proj, 'batch': BATCH,
+                                    'iters': iters, 'repeats': 3},
+        'bench_train stages: each pretraining stage against its GEMM floor (batch {})'.format(
+            BATCH), '```\n{}\n```\n\n{}'.format(table, '\n'.join('- ' + x for x in lines)),
+        prov)
 
 
 if __name__ == '__main__':
