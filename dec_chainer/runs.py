@@ -29,6 +29,7 @@ its phase is complete)::
 
 import collections
 import contextlib
+import glob
 import hashlib
 import os
 import shutil
@@ -320,6 +321,34 @@ def file_digest(path):
         for chunk in iter(lambda: f.read(1 << 20), b''):
             h.update(chunk)
     return h.hexdigest()
+
+
+def ship_pretrained(run, dest):
+    """Copy the pretrained autoencoder of run directory ``run`` to ``dest`` for others to
+    reuse (``pretrained=dest``): its ``run.json``, fine-tuned weights and stage reports, a
+    ``provenance.json`` (the run's command, commit, machine, versions, wall time and
+    AE+k-means result) and the :data:`DIGESTS_FILE` of the weights and ``run.json``, which
+    every reuse checks."""
+    identity = _files.read_json(os.path.join(run, RUN_FILE))
+    weights = os.path.join(run, 'pretrain', 'finetune.npz')
+    if not identity['config'].get('finetune_iters'):
+        raise UserError('{}: no fine-tuning stage to ship'.format(run))
+    if not os.path.exists(weights):
+        raise MissingFileError('{} has not finished pretraining (no {})'.format(run, weights))
+    os.makedirs(os.path.join(dest, 'pretrain'), exist_ok=True)
+    for path in [os.path.join(run, RUN_FILE), weights] + sorted(
+            glob.glob(os.path.join(run, 'pretrain', '*.json'))):
+        _files.copy(path, os.path.join(dest, os.path.relpath(path, run)))
+    report = _files.read_json(os.path.join(run, 'metrics.json')) \
+        if os.path.exists(os.path.join(run, 'metrics.json')) else {}
+    _files.write_json(os.path.join(dest, 'provenance.json'), dict(
+        {k: report.get(k) for k in ('provenance', 'machine', 'blas', 'versions', 'seed',
+                                    'preset', 'dataset', 'seconds', 'pretrain')},
+        source_run=os.path.abspath(run), ae_kmeans=report.get('metrics', {}).get('ae_kmeans')))
+    _files.write_json(os.path.join(dest, DIGESTS_FILE), {
+        name: file_digest(os.path.join(dest, name))
+        for name in (RUN_FILE, os.path.join('pretrain', 'finetune.npz'))}, sort_keys=True)
+    return dest
 
 
 def _check_digests(source):

@@ -13,36 +13,11 @@ and ``digests.json`` (BLAKE2b of the weights and of ``run.json``).
 """
 
 import argparse
-import glob
 import os
 import sys
 
-from dec_chainer import _files
-from dec_chainer.runs import DIGESTS_FILE, RUN_FILE, file_digest
-
-
-def ship(run, dest):
-    identity = _files.read_json(os.path.join(run, RUN_FILE))
-    if not identity['config'].get('finetune_iters'):
-        raise ValueError('{}: no fine-tuning stage to ship'.format(run))
-    weights = os.path.join(run, 'pretrain', 'finetune.npz')
-    if not os.path.exists(weights):
-        raise FileNotFoundError('{} has not finished pretraining (no {})'.format(run, weights))
-    os.makedirs(os.path.join(dest, 'pretrain'), exist_ok=True)
-    for path in [os.path.join(run, RUN_FILE), weights] + sorted(
-            glob.glob(os.path.join(run, 'pretrain', '*.json'))):
-        _files.copy(path, os.path.join(dest, os.path.relpath(path, run)))
-    report = _files.read_json(os.path.join(run, 'metrics.json')) \
-        if os.path.exists(os.path.join(run, 'metrics.json')) else {}
-    _files.write_json(os.path.join(dest, 'provenance.json'), {
-        'source_run': os.path.abspath(run),
-        **{k: report.get(k) for k in ('provenance', 'machine', 'blas', 'versions', 'seed',
-                                      'preset', 'dataset', 'seconds', 'pretrain')},
-        'ae_kmeans': report.get('metrics', {}).get('ae_kmeans')})
-    _files.write_json(os.path.join(dest, DIGESTS_FILE), {
-        name: file_digest(os.path.join(dest, name))
-        for name in (RUN_FILE, os.path.join('pretrain', 'finetune.npz'))}, sort_keys=True)
-    return dest
+from dec_chainer.errors import UserError
+from dec_chainer.runs import ship_pretrained
 
 
 def main(argv=None):
@@ -51,8 +26,8 @@ def main(argv=None):
     p.add_argument('--out', required=True, help='the directory to ship')
     args = p.parse_args(argv)
     try:
-        ship(args.run, args.out)
-    except (ValueError, OSError) as e:
+        ship_pretrained(args.run, args.out)
+    except (UserError, OSError) as e:
         print('ship_pretrained: error: {}'.format(e), file=sys.stderr)
         return 2
     size = os.path.getsize(os.path.join(args.out, 'pretrain', 'finetune.npz'))
