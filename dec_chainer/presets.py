@@ -74,6 +74,9 @@ class DECConfig:
     #: row then gets its nearest centroid): bounds k-means' memory and time on data sets
     #: of millions of rows. None: all rows (the paper)
     kmeans_samples: object = None
+    #: the seed of k-means' start and of the DEC phase's shuffling; None: the run's seed.
+    #: Another value clusters the same pretrained autoencoder from another start
+    cluster_seed: object = None
 
     # -- DEC phase ---------------------------------------------------------------------
     alpha: float = 1.0
@@ -142,7 +145,7 @@ class DECConfig:
 
     #: settings that are an integer or None
     OPTIONAL_INTS = ('pretrain_samples', 'cluster_samples', 'dec_batchsize', 'check_interval',
-                     'dec_snapshot_interval', 'kmeans_samples')
+                     'dec_snapshot_interval', 'kmeans_samples', 'cluster_seed')
 
     def _check_types(self):
         """Every value of the type its setting takes: nothing is coerced (7.5 iterations,
@@ -192,8 +195,9 @@ class DECConfig:
             if int(getattr(self, name)) < 1:
                 raise UserError('{} must be at least 1; got {}'.format(
                     name, getattr(self, name)))
-        for name in ('layerwise_iters', 'finetune_iters', 'momentum_ramp', 'lr_backoff'):
-            if int(getattr(self, name)) < 0:
+        for name in ('layerwise_iters', 'finetune_iters', 'momentum_ramp', 'lr_backoff',
+                     'cluster_seed'):
+            if (getattr(self, name) or 0) < 0:
                 raise UserError('{} must be >= 0; got {}'.format(name, getattr(self, name)))
         if not self.hidden_dims or min(self.hidden_dims) < 1:
             raise UserError('hidden_dims must be positive sizes; got {}'.format(

@@ -519,6 +519,8 @@ def _run(X, y, n_clusters, config, out, seed, context, scale, stop_after):
                                    input_scale=scale,  # centroids: k-means' below
                                    freeze_encoder=config.dec_encoder == 'frozen')
     model.to_device(context.device)
+    if config.cluster_seed is not None:
+        seed = config.cluster_seed  # the k-means start and the DEC phase only
     km_labels, km_local = _initial_centroids(model, X_cl, config, out, seed, context, report)
     if y_cl is not None:
         report['metrics']['ae_kmeans'] = eval_clustering(y_cl, km_labels)

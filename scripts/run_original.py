@@ -432,9 +432,10 @@ def write_figures(out, work, z, centroids, labels, seed, printed_log=None, n_poi
     ``printed_log``: its printed output (default: its phase logs in ``work``). ``y``: the
     true labels of the 60,000 training digits (default: loaded again).
     """
+    import matplotlib.pyplot as plt
+    from dec_chainer.visualizations import save_figure as save
     from dec_chainer.visualizations import (tsne_with_centroids, vis_confusion,
                                             vis_embedding, vis_loss_curves)
-    from dec_chainer.visualizations._mpl import pyplot, save
     os.makedirs(out, exist_ok=True)
     if y is None:
         _, y = _train_data()
@@ -453,7 +454,7 @@ def write_figures(out, work, z, centroids, labels, seed, printed_log=None, n_poi
             with open(path) as f:
                 text += f.read() + '\n'
     stages, dec = parse_printed_log(text)
-    fig, axes = pyplot().subplots(1, 2, figsize=(11, 4.5))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
     vis_loss_curves(stages, ax=axes[0], title='its pretraining (MSE)')
     steps = [e['step'] for e in dec if 'loss' in e]
     axes[1].plot(steps, [e['loss'] for e in dec if 'loss' in e], marker='.', color='C0')
@@ -468,7 +469,7 @@ def write_figures(out, work, z, centroids, labels, seed, printed_log=None, n_poi
     axes[1].set_title('its DEC loop')
     written['curves'] = save(axes[0], os.path.join(out, 'curves.png'))
 
-    ax = vis_confusion(y, labels, ax=pyplot().subplots(figsize=(7, 6))[1])
+    ax = vis_confusion(y, labels, ax=plt.subplots(figsize=(7, 6))[1])
     written['confusion'] = save(ax, os.path.join(out, 'confusion.png'))
 
     its_dir = os.path.join(work, 'modelseed{}_seed{}'.format(seed, seed))

@@ -53,3 +53,29 @@ def test_dec_without_backprop_moves_only_the_centroids(tmp_path):
 
     assert encoder_moved('frozen', tmp_path / 'frozen') == []
     assert encoder_moved('train', tmp_path / 'train')
+
+
+def test_cluster_seed_restarts_k_means_on_the_same_autoencoder(tmp_path):
+    """cluster_seed: the paper's several k-means starts on one pretrained autoencoder. A
+    run with another cluster_seed reuses the autoencoder (no pretraining: the settings that
+    make it are unchanged) and starts k-means elsewhere; cluster_seed equal to the run's
+    seed is the run itself, label for label."""
+    X, y = load_digits()
+    X = X[:300]
+    config = dec_chainer.get_config('quick', hidden_dims=(32, 32, 64, 10), finetune_iters=100,
+                                    dec_max_iter=20, update_interval=10, kmeans_n_init=1)
+    base = dec_chainer.fit_dec(X, None, 10, config, str(tmp_path / 'base'), seed=0,
+                               context=quiet())
+    same = dec_chainer.fit_dec(X, None, 10, config.replace(cluster_seed=0),
+                               str(tmp_path / 'same'), seed=0, context=quiet(),
+                               pretrained=str(tmp_path / 'base'))
+    other = dec_chainer.fit_dec(X, None, 10, config.replace(cluster_seed=1),
+                                str(tmp_path / 'other'), seed=0, context=quiet(),
+                                pretrained=str(tmp_path / 'base'))
+    assert other.report['pretrained_from'] == str(tmp_path / 'base')
+    numpy.testing.assert_array_equal(same.labels, base.labels)
+    starts = [_files.read_arrays(str(tmp_path / name / 'kmeans.npz'))['centroids']
+              for name in ('base', 'other')]
+    assert not numpy.allclose(*starts)
+    with pytest.raises(ValueError, match='cluster_seed must be >= 0'):
+        dec_chainer.get_config('quick', cluster_seed=-1)

@@ -1,5 +1,6 @@
 """Figures (matplotlib, imported lazily). Each ``vis_*`` takes an optional ``ax`` and returns it."""
 
+from dec_chainer.visualizations._mpl import save as save_figure  # noqa: F401
 from dec_chainer.visualizations.confusion import vis_confusion  # noqa: F401
 from dec_chainer.visualizations.curves import vis_dec_curves  # noqa: F401
 from dec_chainer.visualizations.curves import vis_loss_curves  # noqa: F401
