@@ -47,8 +47,9 @@ TINY_RUNS = {
 def test_every_bench_and_run_script_has_a_tiny_run():
     runnable = {os.path.basename(p) for p in SCRIPTS
                 if os.path.basename(p).startswith(('bench_', 'run_'))}
-    # run_original.py needs a clone of the original repository: tests/test_original.py
-    assert runnable - {'run_original.py'} == set(TINY_RUNS)
+    # run_original.py needs a clone of the original repository: tests/test_original.py;
+    # run_paper_protocol.py a pretrained autoencoder: its own test below
+    assert runnable - {'run_original.py', 'run_paper_protocol.py'} == set(TINY_RUNS)
 
 
 @pytest.mark.slow
@@ -66,3 +67,48 @@ def test_script_tiny_run(script, tmp_path):
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     for suffix in ('.json', '.md'):
         assert (tmp_path / (stem + suffix)).stat().st_size > 0, sorted(os.listdir(tmp_path))
+
+
+@pytest.mark.slow
+def test_paper_protocol_runs_only_dec_on_the_given_autoencoder(tmp_path):
+    """Each part of run_paper_protocol.py on a tiny digits autoencoder: every job reuses it
+    (none pretrains), the lambda table has the nine update intervals and its best of nine,
+    the seeds part five k-means starts at 160 and at the best lambda, and an autoencoder
+    made with other settings is refused in one line before anything runs."""
+    import json
+    from dec_chainer import fit_dec, get_config
+    from dec_chainer.datasets import load_dataset
+    from conftest import quiet
+    tiny = ['hidden_dims=[16,16,32,10]', 'layerwise_iters=20', 'finetune_iters=30']
+    config = get_config('paper', hidden_dims=(16, 16, 32, 10), layerwise_iters=20,
+                        finetune_iters=30)
+    fit_dec(load_dataset('digits', config.scale)[0], None, 10, config, str(tmp_path / 'ae'),
+            context=quiet(), stop_after='pretrain')
+
+    def run(part, *settings):
+        return subprocess.run(
+            [sys.executable, os.path.join(ROOT, 'scripts', 'run_paper_protocol.py'), part,
+             '--dataset', 'digits', '--pretrained', str(tmp_path / 'ae'), '--no-progress',
+             '--out', str(tmp_path / 'runs'), '--results', str(tmp_path), '--set'] +
+            list(settings), capture_output=True, text=True, cwd=str(tmp_path), timeout=300,
+            env=dict(os.environ, OPENBLAS_NUM_THREADS='1'))
+
+    short = tiny + ['dec_max_iter=10', 'kmeans_n_init=1']
+    for part in ('lambda', 'seeds', 'frozen'):
+        r = run(part, *short)
+        assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    pages = {part: json.loads((tmp_path / (part + '.json')).read_text())
+             for part in ('lambda', 'seeds', 'frozen')}
+    rows = sum((page['rows'] for page in pages.values()), [])
+    assert all(row['pretrained_from'] for row in rows)
+    assert not any(os.path.exists(tmp_path / 'runs' / part / row['name'] / 'pretrain' / 'layer1')
+                   for part in pages for row in pages[part]['rows'])
+    assert [row['lambda'] for row in pages['lambda']['rows']] == [10 * 2 ** i for i in range(9)]
+    assert 'best of 9' in (tmp_path / 'lambda.md').read_text()
+    best = max(pages['lambda']['rows'], key=lambda row: row['acc'])['lambda']
+    assert sorted((row['lambda'], row['cluster_seed']) for row in pages['seeds']['rows']) == \
+        sorted((lam, s) for lam in {160, best} for s in range(5))
+    assert 'without backpropagation' in pages['frozen']['summary'][0]
+    r = run('frozen', 'hidden_dims=[16,16,32,10]')  # another pretraining schedule
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+    assert 'pretrained a different autoencoder' in r.stderr
