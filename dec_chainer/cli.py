@@ -365,6 +365,42 @@ def _run_compare(args):
     return 0
 
 
+def _add_choose_k(sub):
+    p = sub.add_parser(
+        'choose-k', help='the number of clusters without labels (the paper\'s Figure 6)',
+        description='Run DEC for each K of --candidates on one autoencoder (pretrained once '
+                    'on the training rows, or --pretrained DIR) with the last --held-out rows '
+                    'held out, and report per K the paper\'s generalizability G = L_train / '
+                    'L_validation (and NMI, ACC where the data has labels); the choice is the '
+                    'K before the largest drop of G. Writes OUT/choose-k.json, .md and .png.')
+    p.add_argument('--dataset', default='mnist',
+                   help='mnist, fashion-mnist, digits, or a .npy/.npz/.csv file')
+    p.add_argument('--preset', default='quick', choices=sorted(PRESETS))
+    p.add_argument('--candidates', type=int, nargs='+', required=True, metavar='K')
+    p.add_argument('--held-out', type=float, default=0.1,
+                   help='a fraction of the rows, or a number of rows (the last ones; '
+                        'shuffle ordered data first)')
+    p.add_argument('--pretrained', default=None, metavar='DIR')
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--device', default='-1', type=device_type)
+    p.add_argument('--out', default=None, help='default: runs/choose-k-<dataset>-seed<seed>')
+    p.add_argument('--set', nargs='*', default=[], metavar='KEY=VALUE', action='extend')
+    p.add_argument('--no-progress', action='store_true')
+    p.set_defaults(func=_run_choose_k)
+
+
+def _run_choose_k(args):
+    from dec_chainer.experiment import default_name, parse_overrides, run_choose_k
+    from dec_chainer.training import RunContext
+    out = args.out or os.path.join('runs', default_name('choose-k', args.dataset, args.seed))
+    run_choose_k(args.dataset, args.preset, parse_overrides(args.set), args.candidates,
+                 args.held_out, args.seed, out, RunContext(
+                     args.device, log=print, progress=not args.no_progress,
+                     command=['dec-chainer'] + args.argv), args.pretrained)
+    print('table and figure in {}'.format(os.path.join(out, 'choose-k.*')))
+    return 0
+
+
 #: set to 1, the traceback of a user's error is shown as well (as ``--traceback``)
 TRACEBACK_VARIABLE = 'DEC_CHAINER_TRACEBACK'
 
@@ -395,6 +431,7 @@ def build_parser():
     _add_evaluate(sub)
     _add_plot(sub)
     _add_compare(sub)
+    _add_choose_k(sub)
     _add_baseline(sub)
     return parser
 

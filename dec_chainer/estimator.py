@@ -365,3 +365,62 @@ def _finite(a, X):
                          'scale X as the data the model was fitted on'.format(
                              float(numpy.abs(X).max())))
     return a
+
+
+def choose_n_clusters(X, candidates, held_out=0.1, y=None, run_dir=None, pretrained=None,
+                      **params):
+    """The number of clusters chosen without labels, the paper's way (its Figure 6).
+
+    For each K in ``candidates`` a :class:`DEC` (``params``: its other parameters) is
+    fitted on the first rows of ``X``, all but the last ``held_out`` (a fraction, or a
+    number of rows; shuffle ``X`` first if its order means something). Its loss
+    ``KL(P || Q)`` on those rows is L_train, on the held-out rows L_validation (``P`` of
+    each set from its own ``Q``), and its generalizability ``G = L_train / L_validation``:
+    near 1 while the clusters generalise, dropping where K starts to split real clusters.
+    The choice is the K before the largest drop of G between consecutive candidates.
+
+    The autoencoder is pretrained once, on the training rows (or taken from ``pretrained``,
+    a run directory), and every K reuses it; ``run_dir`` keeps each K's run in
+    ``run_dir/k<K>`` (None: a temporary directory). ``y``, if given, only adds each K's
+    NMI and ACC over all rows (the held-out ones predicted).
+
+    Returns:
+        dict: ``rows`` (per K: ``n_clusters``, ``l_train``, ``l_validation``,
+        ``generalizability``, with ``y`` also ``nmi``, ``acc``) and ``choice``.
+    """
+    import tempfile
+    from dec_chainer.evaluations import eval_clustering
+    X = check_array(X, name='X')
+    candidates = sorted({int(k) for k in candidates})
+    n_val = int(round(held_out * len(X))) if 0 < held_out < 1 else int(held_out)
+    n_train = len(X) - n_val
+    if not 0 < n_val < len(X) or n_train < max(candidates):
+        raise UserError('held_out={} leaves {} training and {} held-out rows of {}: both '
+                        'must be non-empty, and at least the largest K ({}) rows to '
+                        'train'.format(held_out, n_train, n_val, len(X), max(candidates)))
+    config = dict(params.pop('config', None) or {})  # the held-out rows take no part
+    n_pre = config.get('pretrain_samples', get_config(params.get('preset', 'quick'))
+                       .pretrain_samples)
+    config.update(cluster_samples=n_train, pretrain_samples=min(n_pre or n_train, n_train))
+    with tempfile.TemporaryDirectory() as tmp:
+        root, rows = run_dir or tmp, []
+        for k in candidates:
+            est = DEC(n_clusters=k, run_dir=os.path.join(root, 'k{}'.format(k)),
+                      config=config, **params)
+            with warnings.catch_warnings():
+                warnings.simplefilter('ignore', ConvergenceWarning)
+                est.fit(X, None if y is None else y, pretrained=pretrained)
+            pretrained = pretrained or est.run_dir
+            batch = int(est.config_['eval_batchsize'])
+            row = {'n_clusters': k, 'l_train': est.model_.loss_on(X[:n_train], batch),
+                   'l_validation': est.model_.loss_on(X[n_train:], batch)}
+            row['generalizability'] = row['l_train'] / row['l_validation']
+            if y is not None:
+                labels = numpy.concatenate([est.labels_, est.predict(X[n_train:])])
+                row.update({m: v for m, v in eval_clustering(numpy.asarray(y), labels).items()
+                            if m in ('nmi', 'acc')})
+            rows.append(row)
+    g = [r['generalizability'] for r in rows]
+    drops = [a - b for a, b in zip(g, g[1:])]
+    choice = candidates[int(numpy.argmax(drops))] if drops else candidates[0]
+    return {'rows': rows, 'choice': choice, 'n_train': n_train, 'n_held_out': n_val}

@@ -19,7 +19,7 @@ import numpy
 from sklearn.exceptions import ConvergenceWarning
 
 from dec_chainer import _files
-from dec_chainer.datasets import DATASETS, default_n_clusters, load_dataset
+from dec_chainer.datasets import DATASETS, IMAGE_SHAPES, default_n_clusters, load_dataset
 from dec_chainer.estimator import DEC
 from dec_chainer.presets import get_config
 from dec_chainer.provenance import provenance
@@ -161,7 +161,8 @@ def run_experiment(dataset='mnist', preset='quick', overrides=None, n_clusters=N
         if context.figures:
             n_cl = report['n_cluster']
             report['figures'] = write_run_figures(
-                out, est, X[:n_cl], None if y is None else y[:n_cl], seed=seed)
+                out, est, X[:n_cl], None if y is None else y[:n_cl], seed=seed,
+                image_shape=IMAGE_SHAPES.get(dataset))
     if out is not None:
         _files.write_json(os.path.join(out, 'metrics.json'), report)
     if results is not None:
@@ -246,22 +247,29 @@ def _read_log(path):
         return json.load(f)
 
 
-def write_run_figures(out, estimator, X, y=None, seed=0, n_points=500):
+def write_run_figures(out, estimator, X, y=None, seed=0, n_points=500, image_shape=None):
     """The figures of a run directory, as PNG files under ``out/figures``.
 
     ``tsne.png``: the article's figure, t-SNE of ``n_points`` random points with the
     centroids as black triangles (coloured by true label when known, else by cluster);
     ``curves.png``: pretraining losses and the DEC phase's metrics; ``confusion.png``: the
-    clusters against the classes after Hungarian matching (when labels are known).
+    clusters against the classes after Hungarian matching (when labels are known);
+    ``top.png``: each cluster's most confident members (rows of ``X`` as images of
+    ``image_shape``, when given), the paper's Figure 3.
     """
     from dec_chainer.visualizations import (tsne_with_centroids, vis_confusion,
-                                            vis_dec_curves, vis_embedding, vis_loss_curves)
+                                            vis_dec_curves, vis_embedding, vis_loss_curves,
+                                            vis_top_members)
     from dec_chainer.visualizations._mpl import pyplot, save
     fig_dir = os.path.join(out, 'figures')
     os.makedirs(fig_dir, exist_ok=True)
     written = {}
 
-    labels = estimator.predict(X)
+    q = estimator.predict_proba(X)
+    labels = q.argmax(axis=1)
+    if image_shape is not None:
+        written['top'] = save(vis_top_members(X, q, image_shape),
+                              os.path.join(fig_dir, 'top.png'))
     Z = estimator.transform(X)
     pts, cents, idx = tsne_with_centroids(Z, estimator.cluster_centers_, n_points, seed)
     colors, what = (y[idx], 'true label') if y is not None else (labels[idx], 'cluster')
@@ -296,3 +304,38 @@ def results_table(report):
     ]
     return format_table(rows, [('phase', 'phase'), ('acc', 'ACC'), ('nmi', 'NMI'),
                                ('ari', 'ARI'), ('seconds', 'time (s)', '{:.0f}')])
+
+
+#: The columns of ``choose-k``'s table.
+CHOOSE_K_COLUMNS = [('n_clusters', 'K'), ('generalizability', 'G = L_train / L_val'),
+                    ('l_train', 'L_train', '{:.4g}'), ('l_validation', 'L_val', '{:.4g}'),
+                    ('nmi', 'NMI'), ('acc', 'ACC')]
+
+
+def run_choose_k(dataset, preset, overrides, candidates, held_out, seed, out, context,
+                 pretrained=None, stem=None):
+    """:func:`~dec_chainer.estimator.choose_n_clusters` on ``dataset`` with ``preset``
+    (+ ``overrides``), each K's run in ``out/k<K>``; the table in ``STEM.json``/``.md`` and
+    the figure (the paper's Figure 6) in ``STEM.png``. Returns the result dict."""
+    from dec_chainer.estimator import choose_n_clusters
+    from dec_chainer.visualizations import save_figure, vis_n_clusters
+    config = get_config(preset, **overrides)
+    X, y = load_dataset(dataset, scale=config.scale)
+    t0 = time.time()
+    est = DEC.from_config(config, 2, random_state=seed, device=context.device,
+                          verbose=context.progress)
+    params = {k: v for k, v in est.get_params().items() if k not in ('n_clusters', 'run_dir')}
+    result = choose_n_clusters(X, candidates, held_out, y, out, pretrained, **params)
+    meta = {'dataset': dataset, 'seed': seed, 'overrides': overrides, 'preset': preset,
+            'choice': result['choice'], 'n_train': result['n_train'],
+            'n_held_out': result['n_held_out'], 'pretrained': pretrained,
+            'provenance': provenance(context.command),
+            'wall_seconds': round(time.time() - t0, 1)}
+    stem = stem or os.path.join(out, 'choose-k')
+    table = write_tables(stem, result['rows'], CHOOSE_K_COLUMNS, meta)
+    save_figure(vis_n_clusters(result['rows'], result['choice'], title='{}: K by '
+                               'generalizability (held out: the last {} rows)'.format(
+                                   dataset, result['n_held_out'])), stem + '.png')
+    context.log(table + '\nchosen K: {} (the K before the largest drop of G)'.format(
+        result['choice']))
+    return result

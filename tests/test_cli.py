@@ -104,8 +104,9 @@ def test_train_command_writes_run_directory(run_dir, capsys):
     assert metrics['provenance']['command'].startswith('dec-chainer train')
     assert set(metrics['seconds']) >= {'pretrain', 'kmeans', 'dec', 'total'}
     assert numpy.load(run_dir / 'labels.npy').shape == (1797,)
-    for fig in ('tsne.png', 'curves.png', 'confusion.png'):
+    for fig in ('tsne.png', 'curves.png', 'confusion.png', 'top.png'):
         assert (run_dir / 'figures' / fig).stat().st_size > 5000
+    assert set(metrics['figures']) == {'tsne', 'curves', 'confusion', 'top'}
     # run again: everything is loaded, the same table comes out; --results also writes the
     # commit-ready report and the DEC log
     results = run_dir.parent / 'results'

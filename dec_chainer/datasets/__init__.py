@@ -29,6 +29,10 @@ def default_n_clusters(y, fallback=10):
     return int(numpy.unique(y).size) if y is not None else fallback
 
 
+#: The shape of one image of each image data set (a row is one image, row-major).
+IMAGE_SHAPES = {'mnist': (28, 28), 'fashion-mnist': (28, 28), 'digits': (8, 8)}
+
+
 def load_dataset(name, scale='unit', split='all'):
     """Load a dataset by name (``mnist``, ``fashion-mnist``, ``digits``) or file path.
 

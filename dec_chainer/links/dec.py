@@ -139,6 +139,21 @@ class DeepEmbeddedClustering(chainer.Chain):
         return soft_assignment_batches(self.embed, X, self.centroids, self.alpha,
                                        self.kernel, batchsize, self.device)
 
+    def loss_on(self, X, batchsize=1024):
+        """DEC's loss ``KL(P || Q)``, the mean over the rows of ``X`` with ``P`` made from
+        their own ``Q`` (two passes over ``X``; memory: one batch): the paper's L_train or
+        L_validation."""
+        f = sum(q.sum(axis=0, dtype=numpy.float64) for q in self.soft_assignment_batches(
+            X, batchsize))
+        total = 0.0
+        for q in self.soft_assignment_batches(X, batchsize):
+            xp = chainer.backend.get_array_module(q)
+            q = xp.maximum(q.astype(numpy.float64), 1e-300)
+            w = q * q / f
+            p = xp.maximum(w / w.sum(axis=1, keepdims=True), 1e-300)
+            total += float((p * (xp.log(p) - xp.log(q))).sum())
+        return total / len(X)
+
     def predict(self, X, batchsize=1024):
         """Hard cluster labels (argmax of ``q``) as a NumPy int64 array (memory: the labels
         and one batch)."""

@@ -31,3 +31,22 @@ def vis_dec_curves(log, ax=None, title='DEC phase'):
     ax.legend(fontsize=8)
     ax.set_title(title)
     return ax
+
+
+def vis_n_clusters(rows, choice=None, ax=None, title='choosing the number of clusters'):
+    """The paper's Figure 6: generalizability ``L_train / L_validation`` and, where known,
+    NMI against K (``rows`` of :func:`~dec_chainer.estimator.choose_n_clusters`), the
+    chosen K marked."""
+    ax = new_axes(ax)
+    ks = [r['n_clusters'] for r in rows]
+    ax.plot(ks, [r['generalizability'] for r in rows], marker='o', color='C0',
+            label='generalizability')
+    if all('nmi' in r for r in rows):
+        ax.plot(ks, [r['nmi'] for r in rows], marker='s', color='C1', label='NMI')
+    if choice is not None:
+        ax.axvline(choice, color='0.5', linestyle='--', label='chosen K = {}'.format(choice))
+    ax.set_xlabel('number of clusters K')
+    ax.set_xticks(ks)
+    ax.legend(fontsize=8)
+    ax.set_title(title)
+    return ax
