@@ -2,11 +2,9 @@
 
 The momentum update ``v = momentum v - lr g; param += v`` costs four passes over memory and
 a temporary in NumPy, on one core. BLAS does it in three passes without a temporary
-(``scal``, ``axpy``, ``axpy``) on NumPy's BLAS threads: about 0.85 ms instead of 2.3 for the
-3.3 million weights of the DEC autoencoder on 2 cores (``axpby`` would save a pass but is
+(``scal``, ``axpy``, ``axpy``) on NumPy's BLAS threads (``axpby`` would save a pass but is
 not threaded). It must be the BLAS NumPy itself uses: a second OpenBLAS (SciPy ships its
-own) brings a second pool of threads that spin against NumPy's after every matrix product,
-which made a training iteration 3x slower when we tried SciPy's bindings.
+own) brings a second pool of threads that spin against NumPy's after every matrix product.
 
 :func:`momentum_step` finds NumPy's bundled OpenBLAS (the PyPI wheels' ``numpy.libs``) with
 threadpoolctl and calls it through ctypes; where NumPy uses another BLAS (a conda build,

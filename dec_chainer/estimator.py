@@ -38,8 +38,8 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
         n_clusters (int): number of clusters (>= 1; one puts every point in it).
         dims (sequence of int): hidden layer sizes after the input, the last being the
             embedding; default: the preset's (500, 500, 2000, 10).
-        preset (str): ``'quick'`` (default: end-to-end pretraining only, 24,000 iterations,
-            about 15 minutes on MNIST-70k on 2 CPU cores; it scales the data by the power of
+        preset (str): ``'quick'`` (default: end-to-end pretraining only, 24,000 iterations;
+            it scales the data by the power of
             two that brings max |x| into (0.5, 1], kept in the model as ``input_scale_``,
             and backs off the learning rate of a diverging stage: see
             :class:`~dec_chainer.presets.DECConfig` ``rescale`` and ``lr_backoff``),

@@ -250,7 +250,7 @@ ARTICLE = PAPER.replace(
     dec_max_iter=30, dec_snapshot_interval=5,
 )
 
-#: The best we reach on 2 idle CPU cores in about 14 minutes on MNIST-70k: end-to-end
+#: A short schedule for 2 CPU cores (the README's main job on MNIST-70k): end-to-end
 #: autoencoder training only (lr 1.0, uniform init, pixels in [0, 1], ~88 epochs), then DEC
 #: with P refreshed every 140 iterations, capped at 3,500 iterations.
 QUICK = PAPER.replace(

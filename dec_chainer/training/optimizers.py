@@ -1,12 +1,11 @@
 """Chainer's MomentumSGD with its CPU update done in place by NumPy's BLAS.
 
 Chainer's CPU rule runs ``v *= momentum; v -= lr * grad; param += v``: four passes over
-memory and a temporary as large as the parameter, on one core. For the 3.3 million weights
-of the DEC autoencoder that is about 2.3 ms of a 35 ms fine-tuning iteration on 2 cores, all
-of it memory traffic. BLAS ``scal`` and ``axpy`` on NumPy's own OpenBLAS threads
-(:func:`dec_chainer._blas.momentum_step`) do the same update in about 0.85 ms. ``axpy`` rounds
-``v - lr grad`` once (a fused multiply-add) where NumPy rounds the product and then the
-difference, so results differ from Chainer's rule in the last bit.
+memory and a temporary as large as the parameter, on one core. BLAS ``scal`` and ``axpy``
+on NumPy's own OpenBLAS threads (:func:`dec_chainer._blas.momentum_step`) do the same
+update in three passes without a temporary (``scripts/bench_train.py`` times both).
+``axpy`` rounds ``v - lr grad`` once (a fused multiply-add) where NumPy rounds the product
+and then the difference, so results differ from Chainer's rule in the last bit.
 
 The state (``v``) and the hyperparameters are Chainer's: snapshots of either optimizer load
 into the other, a per-parameter ``lr`` (the bias multiplier) and a momentum changed during
