@@ -386,13 +386,22 @@ def _add_choose_k(sub):
     p.add_argument('--out', default=None, help='default: runs/choose-k-<dataset>-seed<seed>')
     p.add_argument('--set', nargs='*', default=[], metavar='KEY=VALUE', action='extend')
     p.add_argument('--no-progress', action='store_true')
+    p.add_argument('--dry-run', action='store_true',
+                   help='check the data and the settings, print the plan, train nothing')
     p.set_defaults(func=_run_choose_k)
 
 
 def _run_choose_k(args):
-    from dec_chainer.experiment import default_name, parse_overrides, run_choose_k
+    from dec_chainer.experiment import (default_name, describe_plan, parse_overrides,
+                                        run_choose_k)
     from dec_chainer.training import RunContext
     out = args.out or os.path.join('runs', default_name('choose-k', args.dataset, args.seed))
+    if args.dry_run:
+        print(describe_plan(args.dataset, args.preset, parse_overrides(args.set),
+                            min(args.candidates)))
+        print('K in {}, the last {:g} of the rows held out; runs in {}/k<K>'.format(
+            sorted(set(args.candidates)), args.held_out, out))
+        return 0
     run_choose_k(args.dataset, args.preset, parse_overrides(args.set), args.candidates,
                  args.held_out, args.seed, out, RunContext(
                      args.device, log=print, progress=not args.no_progress,

@@ -20,7 +20,7 @@ from dec_chainer.datasets import load_digits
 from conftest import ROOT
 
 README = os.path.join(ROOT, 'README.md')
-LONG_RUNS = ('train', 'pretrain', 'cluster', 'compare')
+LONG_RUNS = ('train', 'pretrain', 'cluster', 'compare', 'choose-k')
 
 
 def _read(path):
