@@ -21,7 +21,7 @@ import os
 import statistics
 import sys
 
-from dec_chainer.reporting import PUBLISHED_MNIST, markdown_table
+from dec_chainer.reporting import PUBLISHED_MNIST, machine_line, markdown_table
 
 
 def load(directory):
@@ -179,6 +179,56 @@ def overview(root):
             [[r['variant'], r['switched'], '{:.4f}'.format(r['ae_acc']),
               '{:.4f}'.format(r['acc']), '{:+.4f}'.format(r['delta_acc']),
               '{:.4f}'.format(r['nmi']), r['iterations']] for r in a['rows']])]
+    section = protocol(root)
+    if section:
+        lines += ['', section]
+    return '\n'.join(lines)
+
+
+def verdict(ours, key, tolerance=0.01):
+    """``reproduced`` when ``ours`` is within ``tolerance`` of the published ACC ``key``."""
+    diff = ours - PUBLISHED_MNIST[key][0]
+    return '{} ({:+.2f} points against the published {:.2f} %)'.format(
+        'reproduced' if abs(diff) <= tolerance else 'not reproduced', 100 * diff,
+        100 * PUBLISHED_MNIST[key][0])
+
+
+def protocol(root):
+    """The paper's protocol on one pretrained autoencoder (``scripts/run_paper_protocol.py``):
+    its tables and verdicts, from ``root/paper/protocol/*.json``."""
+    d = os.path.join(root, 'paper', 'protocol')
+    parts = {n: _json(os.path.join(d, n + '.json')) for n in ('lambda', 'frozen', 'seeds')
+             if os.path.exists(os.path.join(d, n + '.json'))}
+    if not parts:
+        return ''
+    head = ['lambda', 'k-means start', 'AE+k-means ACC', 'DEC ACC', 'NMI', 'ARI',
+            'DEC iterations', 'DEC (s)']
+    lines = ['### The paper\'s protocol on the shipped autoencoder (MNIST-70k, `paper` preset)',
+             '', 'Verdicts: reproduced when within 1 point of ACC of the published number.']
+    for name, page in parts.items():
+        rows = page['rows']
+        lines += ['', '**{}** (`{}`, seed 0; {}; {:.0f} min of wall time):'.format({
+            'lambda': 'The nine update intervals', 'frozen': 'DEC without backpropagation',
+            'seeds': 'Five k-means starts'}[name], page['provenance']['command'],
+            machine_line(page['provenance']), page['wall_seconds'] / 60), '',
+            markdown_table(head, [[r['lambda'], r['cluster_seed'], '{:.4f}'.format(
+                r['ae_acc']), '{:.4f}'.format(r['acc']), '{:.4f}'.format(r['nmi']),
+                '{:.4f}'.format(r['ari']), r['iterations'], '{:.0f}'.format(r['dec_s'])]
+                for r in rows]), '']
+        if name == 'lambda':
+            best = max(rows, key=lambda r: r['acc'])
+            lines.append('- best of {}: DEC ACC {:.4f} at lambda = {}: {}; mean of {}: {}'.format(
+                len(rows), best['acc'], best['lambda'], verdict(best['acc'], 'dec'),
+                len(rows), fmt([r['acc'] for r in rows])))
+        elif name == 'frozen':
+            lines.append('- DEC without backpropagation: ACC {:.4f}: {}'.format(
+                rows[0]['acc'], verdict(rows[0]['acc'], 'dec_no_backprop')))
+        else:
+            for lam in sorted({r['lambda'] for r in rows}):
+                these = [r for r in rows if r['lambda'] == lam]
+                lines.append('- lambda = {}, {} k-means starts: DEC ACC {}, AE+k-means ACC '
+                             '{}'.format(lam, len(these), fmt([r['acc'] for r in these]),
+                                         fmt([r['ae_acc'] for r in these])))
     return '\n'.join(lines)
 
 

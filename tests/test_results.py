@@ -74,3 +74,10 @@ def test_the_figure_gallery_labels_are_the_shown_runs_accuracies():
         assert label == '{:.3f}'.format(acc), (where, label, acc)
         seen.add(where)
     assert seen == set(GALLERY)
+
+
+def test_verdicts_are_within_one_point_of_the_published_number():
+    assert summarize.verdict(0.8419, 'dec').startswith('reproduced (-0.11 points against '
+                                                       'the published 84.30 %)')
+    assert summarize.verdict(0.8531, 'dec').startswith('not reproduced (+1.01 points')
+    assert summarize.verdict(0.7880, 'dec_no_backprop').startswith('not reproduced (-1.02')
