@@ -305,6 +305,7 @@ def _add_plot(sub):
 def _run_plot(args):
     from dec_chainer import _files
     from dec_chainer.estimator import DEC
+    from dec_chainer.datasets import IMAGE_SHAPES
     from dec_chainer.experiment import MODEL_FILE, write_run_figures
     metrics_path = os.path.join(args.run, 'metrics.json')
     model_path = os.path.join(args.run, MODEL_FILE)
@@ -318,7 +319,8 @@ def _run_plot(args):
     X, y = _load_for_model(report['dataset'], est)
     n = report['n_cluster']
     written = write_run_figures(args.run, est, X[:n], None if y is None else y[:n],
-                                seed=report['seed'], n_points=args.points)
+                                seed=report['seed'], n_points=args.points,
+                                image_shape=IMAGE_SHAPES.get(report['dataset']))
     for name, path in written.items():
         print('{}: {}'.format(name, path))
     return 0

@@ -145,9 +145,10 @@ def test_predict_evaluate_plot(run_dir, tmp_path, capsys):
     import json
     acc = json.loads((run_dir / 'metrics.json').read_text())['metrics']['dec']['acc']
     assert '{:.4f}'.format(acc) in capsys.readouterr().out
-    (run_dir / 'figures' / 'tsne.png').unlink()
+    for fig in ('tsne.png', 'top.png'):
+        (run_dir / 'figures' / fig).unlink()
     assert main(['plot', '--run', str(run_dir), '--points', '200', '--device', '@numpy']) == 0
-    assert (run_dir / 'figures' / 'tsne.png').exists()
+    assert (run_dir / 'figures' / 'tsne.png').exists() and (run_dir / 'figures' / 'top.png').exists()
 
 
 def test_pretrain_then_cluster(tmp_path, capsys):
