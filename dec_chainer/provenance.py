@@ -74,10 +74,12 @@ def versions():
 
 def environment():
     """Machine, versions and BLAS kernels: what decides whether a seeded run repeats."""
+    from dec_chainer import _compat
     return {'machine': {'cpu': cpu_model(), 'cores': os.cpu_count(),
                         'platform': platform.platform()},
             'versions': versions(),
-            'blas': blas_info()}
+            'blas': blas_info(),
+            'compat_patches': list(_compat.APPLIED)}  # what dec_chainer changed in Chainer
 
 
 def provenance(argv=None):

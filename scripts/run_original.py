@@ -55,6 +55,7 @@ import types
 import numpy
 
 import dec_chainer  # noqa: F401  (Chainer on NumPy 2: must come before chainer)
+from dec_chainer.provenance import environment
 import chainer
 
 N_TRAIN = 60000
@@ -311,7 +312,7 @@ def run_original(original, work, seed=0, scale=1.0, gpu=-1, n_clusters=10, stop_
         raise ValueError('--scale must be positive; got {}'.format(scale))
     digest = checkout_digest(original)
     os.makedirs(work, exist_ok=True)
-    shims = {'dec_chainer_compat': list(dec_chainer._compat.APPLIED),
+    shims = {'dec_chainer_compat': environment()['compat_patches'],
              'tsne_n_iter': tsne_accepting_n_iter(),
              'vstack_iterables': True,
              'chainer_mnist_cache': write_chainer_mnist_cache(os.path.join(work, 'dataset')),

@@ -1,6 +1,7 @@
 """The layers of ARCHITECTURE.md hold in the code: lower layers never import upper ones."""
 
 import ast
+import glob
 import os
 import re
 
@@ -181,3 +182,13 @@ def test_no_function_is_longer_than_60_lines_or_takes_more_than_10_parameters():
     assert not long, long
     assert not many, many
     assert len(seen) > 300 and any(n.endswith('runs.fit_dec') for n, _, _ in seen)
+
+
+def test_scripts_use_the_public_api():
+    """No script under scripts/ reaches a private module or name of dec_chainer."""
+    import re
+    private = re.compile(r'dec_chainer(\.\w+)*\._\w|from dec_chainer(\.\w+)* import .*\b_\w')
+    for path in sorted(glob.glob(os.path.join(ROOT, 'scripts', '*.py'))):
+        with open(path) as f:
+            for n, line in enumerate(f, 1):
+                assert not private.search(line), '{}:{}: {}'.format(path, n, line.strip())
