@@ -81,3 +81,20 @@ def test_verdicts_are_within_one_point_of_the_published_number():
                                                        'the published 84.30 %)')
     assert summarize.verdict(0.8531, 'dec').startswith('not reproduced (+1.01 points')
     assert summarize.verdict(0.7880, 'dec_no_backprop').startswith('not reproduced (-1.02')
+
+
+def test_the_readme_states_the_committed_lambda_protocol():
+    """The README's sentence on the update intervals gives what lambda.json says: how many
+    ran, the best DEC ACC and its lambda."""
+    import json
+    import re
+    path = os.path.join(RESULTS, 'paper', 'protocol', 'lambda.json')
+    with open(path) as f:
+        rows = json.load(f)['rows']
+    best = max(rows, key=lambda r: r['acc'])
+    with open(os.path.join(ROOT, 'README.md')) as f:
+        m = re.search(r'best of the (\d) update intervals(?: run so far)?[^.]*?DEC ACC '
+                      r'(0\.\d{4}) at lambda = (\d+)', f.read().replace('\n', ' '))
+    assert m, 'README.md does not state the lambda protocol'
+    assert (int(m.group(1)), m.group(2), int(m.group(3))) == (
+        len(rows), '{:.4f}'.format(best['acc']), best['lambda'])
