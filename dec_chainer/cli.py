@@ -92,11 +92,12 @@ def _run_baseline(args):
     return 0
 
 
-def _add_run_options(p, out_help):
+def _add_run_options(p, out_help, clusters=True):
     p.add_argument('--dataset', default='mnist',
                    help='mnist, fashion-mnist, digits, or a .npy/.npz/.csv file')
-    p.add_argument('--clusters', type=int, default=None,
-                   help='number of clusters (default: number of classes, else 10)')
+    if clusters:
+        p.add_argument('--clusters', type=int, default=None,
+                       help='number of clusters (default: number of classes, else 10)')
     p.add_argument('--seed', type=int, default=0, help='the one seed of the run')
     p.add_argument('--device', default='-1', type=device_type,
                    help='-1 or @numpy (CPU), 0 or @cupy:0 (GPU)')
@@ -375,21 +376,13 @@ def _add_choose_k(sub):
                     'held out, and report per K the paper\'s generalizability G = L_train / '
                     'L_validation (and NMI, ACC where the data has labels); the choice is the '
                     'K before the largest drop of G. Writes OUT/choose-k.json, .md and .png.')
-    p.add_argument('--dataset', default='mnist',
-                   help='mnist, fashion-mnist, digits, or a .npy/.npz/.csv file')
+    _add_run_options(p, 'default: runs/choose-k-<dataset>-seed<seed>', clusters=False)
     p.add_argument('--preset', default='quick', choices=sorted(PRESETS))
     p.add_argument('--candidates', type=int, nargs='+', required=True, metavar='K')
     p.add_argument('--held-out', type=float, default=0.1,
                    help='a fraction of the rows, or a number of rows (the last ones; '
                         'shuffle ordered data first)')
     p.add_argument('--pretrained', default=None, metavar='DIR')
-    p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--device', default='-1', type=device_type)
-    p.add_argument('--out', default=None, help='default: runs/choose-k-<dataset>-seed<seed>')
-    p.add_argument('--set', nargs='*', default=[], metavar='KEY=VALUE', action='extend')
-    p.add_argument('--no-progress', action='store_true')
-    p.add_argument('--dry-run', action='store_true',
-                   help='check the data and the settings, print the plan, train nothing')
     p.set_defaults(func=_run_choose_k)
 
 
