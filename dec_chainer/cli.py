@@ -390,12 +390,16 @@ def _run_choose_k(args):
     from dec_chainer.experiment import (default_name, describe_plan, parse_overrides,
                                         run_choose_k)
     from dec_chainer.training import RunContext
+    from dec_chainer.datasets import load_dataset
+    from dec_chainer.estimator import held_out_split
     out = args.out or os.path.join('runs', default_name('choose-k', args.dataset, args.seed))
-    if args.dry_run:
-        print(describe_plan(args.dataset, args.preset, parse_overrides(args.set),
-                            min(args.candidates)))
-        print('K in {}, the last {:g} of the rows held out; runs in {}/k<K>'.format(
-            sorted(set(args.candidates)), args.held_out, out))
+    if args.dry_run:  # the plan of the first K, with the rows it holds out
+        n_train, n_val, config = held_out_split(
+            len(load_dataset(args.dataset)[0]), args.held_out, args.candidates,
+            parse_overrides(args.set), args.preset)
+        print(describe_plan(args.dataset, args.preset, config, min(args.candidates)))
+        print('K in {}: the first {} rows train, the last {} are held out; runs in '
+              '{}/k<K>'.format(sorted(set(args.candidates)), n_train, n_val, out))
         return 0
     run_choose_k(args.dataset, args.preset, parse_overrides(args.set), args.candidates,
                  args.held_out, args.seed, out, RunContext(

@@ -367,6 +367,27 @@ def _finite(a, X):
     return a
 
 
+def held_out_split(n, held_out, candidates, config=None, preset='quick'):
+    """The rows :func:`choose_n_clusters` trains on and holds out of ``n``, and the
+    settings that keep the held-out rows out of pretraining and clustering.
+
+    Returns:
+        tuple: ``(n_train, n_held_out, config)``, ``config`` the settings ``config``
+        (a dict of overrides of ``preset``) with ``cluster_samples`` and
+        ``pretrain_samples`` limited to the training rows.
+    """
+    n_val = int(round(held_out * n)) if 0 < held_out < 1 else int(held_out)
+    n_train = n - n_val
+    if not 0 < n_val < n or n_train < max(candidates):
+        raise UserError('held_out={} leaves {} training and {} held-out rows of {}: both '
+                        'must be non-empty, and at least the largest K ({}) rows to '
+                        'train'.format(held_out, n_train, n_val, n, max(candidates)))
+    config = dict(config or {})
+    n_pre = config.get('pretrain_samples', get_config(preset).pretrain_samples)
+    config.update(cluster_samples=n_train, pretrain_samples=min(n_pre or n_train, n_train))
+    return n_train, n_val, config
+
+
 def choose_n_clusters(X, candidates, held_out=0.1, y=None, run_dir=None, pretrained=None,
                       **params):
     """The number of clusters chosen without labels, the paper's way (its Figure 6).
@@ -392,16 +413,9 @@ def choose_n_clusters(X, candidates, held_out=0.1, y=None, run_dir=None, pretrai
     from dec_chainer.evaluations import eval_clustering
     X = check_array(X, name='X')
     candidates = sorted({int(k) for k in candidates})
-    n_val = int(round(held_out * len(X))) if 0 < held_out < 1 else int(held_out)
-    n_train = len(X) - n_val
-    if not 0 < n_val < len(X) or n_train < max(candidates):
-        raise UserError('held_out={} leaves {} training and {} held-out rows of {}: both '
-                        'must be non-empty, and at least the largest K ({}) rows to '
-                        'train'.format(held_out, n_train, n_val, len(X), max(candidates)))
-    config = dict(params.pop('config', None) or {})  # the held-out rows take no part
-    n_pre = config.get('pretrain_samples', get_config(params.get('preset', 'quick'))
-                       .pretrain_samples)
-    config.update(cluster_samples=n_train, pretrain_samples=min(n_pre or n_train, n_train))
+    n_train, n_val, config = held_out_split(len(X), held_out, candidates,
+                                            params.pop('config', None),
+                                            params.get('preset', 'quick'))
     with tempfile.TemporaryDirectory() as tmp:
         root, rows = run_dir or tmp, []
         for k in candidates:

@@ -154,3 +154,16 @@ def test_choose_k_command_writes_table_and_figure(tmp_path, capsys):
     assert page['choice'] == 9 and page['provenance']['command'].startswith('dec-chainer')
     assert (out / 'choose-k.png').stat().st_size > 5000
     assert 'chosen K: 9' in capsys.readouterr().out
+
+
+def test_choose_k_dry_run_plans_on_the_training_rows_only(tmp_path, capsys):
+    """The dry run describes what the run does: the autoencoder and k-means on the rows
+    left after the held-out ones, and trains nothing."""
+    from dec_chainer.cli import main
+    out = tmp_path / 'k'
+    assert main(['choose-k', '--dataset', 'digits', '--candidates', '9', '10', '--held-out',
+                 '297', '--out', str(out), '--dry-run']) == 0
+    plan = capsys.readouterr().out
+    assert 'on 1500 points' in plan and 'embedding of 1500 points' in plan
+    assert 'the first 1500 rows train, the last 297 are held out' in plan
+    assert not out.exists()
