@@ -179,9 +179,9 @@ def overview(root):
             [[r['variant'], r['switched'], '{:.4f}'.format(r['ae_acc']),
               '{:.4f}'.format(r['acc']), '{:+.4f}'.format(r['delta_acc']),
               '{:.4f}'.format(r['nmi']), r['iterations']] for r in a['rows']])]
-    section = protocol(root)
-    if section:
-        lines += ['', section]
+    for section in (protocol(root), choose_k(root), imbalance(root)):
+        if section:
+            lines += ['', section]
     return '\n'.join(lines)
 
 
@@ -230,6 +230,63 @@ def protocol(root):
                              '{}'.format(lam, len(these), fmt([r['acc'] for r in these]),
                                          fmt([r['ae_acc'] for r in these])))
     return '\n'.join(lines)
+
+
+def _provenance_line(page, seed):
+    return '`{}`, seed {}; {}; {:.0f} min of wall time'.format(
+        page['provenance']['command'], seed, machine_line(page['provenance']),
+        page['wall_seconds'] / 60)
+
+
+def choose_k(root):
+    """The number of clusters by generalizability (``dec-chainer choose-k``, the paper's
+    Figure 6), from ``root/paper/protocol/choose-k.json``."""
+    path = os.path.join(root, 'paper', 'protocol', 'choose-k.json')
+    if not os.path.exists(path):
+        return ''
+    page = _json(path)
+    rows = page['rows']
+    truth = max(rows, key=lambda r: r['acc'])
+    return '\n'.join([
+        '### The number of clusters without labels ({}, {})'.format(
+            page['dataset'], 'the autoencoder of `{}`'.format(page['pretrained'])
+            if page['pretrained'] else 'one autoencoder pretrained on the training rows'), '',
+        '{} ({} rows train, the last {} are held out):'.format(
+            _provenance_line(page, page['seed']), page['n_train'], page['n_held_out']), '',
+        markdown_table(['K', 'G = L_train / L_val', 'L_train', 'L_val', 'NMI', 'ACC'], [
+            [r['n_clusters'], '{:.4f}'.format(r['generalizability']),
+             '{:.4g}'.format(r['l_train']), '{:.4g}'.format(r['l_validation']),
+             '{:.4f}'.format(r['nmi']), '{:.4f}'.format(r['acc'])] for r in rows]), '',
+        '- chosen without labels (the K before the largest drop of G): K = {}{}'.format(
+            page['choice'], '' if page['dataset'] != 'mnist' else
+            '; the paper finds 10, the number of digits' + (
+                ', as here' if page['choice'] == 10 else ', not this')),
+        '- the K of the highest ACC: {} (ACC {:.4f}, NMI {:.4f})'.format(
+            truth['n_clusters'], truth['acc'], truth['nmi']), '',
+        '![K by generalizability](paper/protocol/choose-k.png)'])
+
+
+def imbalance(root):
+    """k-means, AE+k-means and DEC on imbalanced subsets (``scripts/run_imbalance.py``,
+    the paper's Table 4), from ``root/imbalance/*.json``."""
+    lines = []
+    for path in sorted(glob.glob(os.path.join(root, 'imbalance', '*.json'))):
+        page = _json(path)
+        lines += ['', '### Imbalanced subsets of {} ({}, seed {})'.format(
+            page['dataset'], page['pretraining'], page['seed']), '', _provenance_line(page, page['seed']) +
+            ':', '', markdown_table(
+            ['r_min', 'points', 'smallest class', 'largest class', 'k-means ACC',
+             'AE+k-means ACC', 'DEC ACC', 'DEC NMI', 'DEC iterations'],
+            [['{:g}'.format(r['r_min']), r['n'], r['smallest'], r['largest'],
+              '{:.4f}'.format(r['kmeans_acc']), '{:.4f}'.format(r['ae_acc']),
+              '{:.4f}'.format(r['acc']), '{:.4f}'.format(r['nmi']), r['iterations']]
+             for r in page['rows']]), '',
+            '- DEC above AE+k-means on {} of {} subsets, above k-means on raw pixels on '
+            '{} of {}'.format(sum(r['acc'] > r['ae_acc'] for r in page['rows']),
+                              len(page['rows']),
+                              sum(r['acc'] > r['kmeans_acc'] for r in page['rows']),
+                              len(page['rows']))]
+    return '\n'.join(lines[1:])
 
 
 def stretch_paces(log):

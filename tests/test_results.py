@@ -98,3 +98,29 @@ def test_the_readme_states_the_committed_lambda_protocol():
     assert m, 'README.md does not state the lambda protocol'
     assert (int(m.group(1)), m.group(2), int(m.group(3))) == (
         len(rows), '{:.4f}'.format(best['acc']), best['lambda'])
+
+
+def test_choose_k_and_imbalance_sections_say_what_their_pages_hold(tmp_path):
+    """The overview's K-selection and imbalance sections: the chosen K against the paper's
+    10, the K of the highest ACC, and on how many subsets DEC beat each baseline."""
+    import json
+    prov = {'command': 'x', 'machine': {'cpu': 'c', 'cores': 2}, 'blas': [],
+            'git_commit': 'abc'}
+    rows = [dict(n_clusters=k, generalizability=g, l_train=0.1, l_validation=0.1 / g,
+                 nmi=0.8, acc=a) for k, g, a in ((9, 1.0, 0.80), (10, 0.99, 0.84),
+                                                   (11, 0.7, 0.83))]
+    (tmp_path / 'paper' / 'protocol').mkdir(parents=True)
+    (tmp_path / 'imbalance').mkdir()
+    (tmp_path / 'paper' / 'protocol' / 'choose-k.json').write_text(json.dumps(dict(
+        rows=rows, choice=10, n_train=60000, n_held_out=10000, dataset='mnist', seed=0,
+        pretrained='results/pretrained/x', provenance=prov, wall_seconds=60)))
+    subsets = [dict(r_min=r, n=100, smallest=5, largest=20, kmeans_acc=0.5, ae_acc=0.7,
+                    acc=acc, nmi=0.6, iterations=10) for r, acc in ((0.1, 0.6), (0.5, 0.8))]
+    (tmp_path / 'imbalance' / 'imbalance-quick-seed0.json').write_text(json.dumps(dict(
+        rows=subsets, dataset='mnist', seed=0, pretraining='the quick preset on each subset',
+        provenance=prov, wall_seconds=60)))
+    text = summarize.overview(str(tmp_path))
+    assert 'K = 10; the paper finds 10, the number of digits, as here' in text
+    assert 'the K of the highest ACC: 10 (ACC 0.8400' in text
+    assert 'DEC above AE+k-means on 1 of 2 subsets, above k-means on raw pixels on 2 of 2' \
+        in text
