@@ -397,7 +397,7 @@ def choose_n_clusters(X, candidates, held_out=0.1, y=None, run_dir=None, pretrai
     number of rows; shuffle ``X`` first if its order means something). Its loss
     ``KL(P || Q)`` on those rows is L_train, on the held-out rows L_validation (``P`` of
     each set from its own ``Q``), and its generalizability ``G = L_train / L_validation``:
-    near 1 while the clusters generalise, dropping where K starts to split real clusters.
+    highest while the clusters generalise, dropping where K starts to split real clusters.
     The choice is the K before the largest drop of G between consecutive candidates.
 
     The autoencoder is pretrained once, on the training rows (or taken from ``pretrained``,

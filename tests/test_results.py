@@ -107,8 +107,8 @@ def test_choose_k_and_imbalance_sections_say_what_their_pages_hold(tmp_path):
     prov = {'command': 'x', 'machine': {'cpu': 'c', 'cores': 2}, 'blas': [],
             'git_commit': 'abc'}
     rows = [dict(n_clusters=k, generalizability=g, l_train=0.1, l_validation=0.1 / g,
-                 nmi=0.8, acc=a) for k, g, a in ((9, 1.0, 0.80), (10, 0.99, 0.84),
-                                                   (11, 0.7, 0.83))]
+                 nmi=n, acc=a) for k, g, n, a in ((9, 1.0, 0.81, 0.80), (10, 0.99, 0.8, 0.84),
+                                                  (11, 0.7, 0.79, 0.83))]
     (tmp_path / 'paper' / 'protocol').mkdir(parents=True)
     (tmp_path / 'imbalance').mkdir()
     (tmp_path / 'paper' / 'protocol' / 'choose-k.json').write_text(json.dumps(dict(
@@ -120,7 +120,8 @@ def test_choose_k_and_imbalance_sections_say_what_their_pages_hold(tmp_path):
         rows=subsets, dataset='mnist', seed=0, pretraining='the quick preset on each subset',
         provenance=prov, wall_seconds=60)))
     text = summarize.overview(str(tmp_path))
-    assert 'K = 10; the paper finds 10, the number of digits, as here' in text
-    assert 'the K of the highest ACC: 10 (ACC 0.8400' in text
+    assert 'K = 10; as many as the 10 digit classes' in text
+    assert 'the K of the highest NMI: 9 (NMI 0.8100); of the highest ACC: 10 (ACC 0.8400' \
+        in text
     assert 'DEC above AE+k-means on 1 of 2 subsets, above k-means on raw pixels on 2 of 2' \
         in text
