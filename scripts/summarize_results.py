@@ -274,7 +274,9 @@ def imbalance(root):
         page = _json(path)
         lines += ['', '### Imbalanced subsets of {} ({}, seed {})'.format(
             page['dataset'], page['pretraining'], page['seed']), '',
-            _provenance_line(page) + ':', '', markdown_table(
+            _provenance_line(page) + ' (the runs: {:.0f} min of training in all; a killed '
+            'or finished run is resumed or loaded, so a pass over finished runs is '
+            'quick):'.format(sum(r['seconds'] for r in page['rows']) / 60), '', markdown_table(
             ['r_min', 'points', 'smallest class', 'largest class', 'k-means ACC',
              'AE+k-means ACC', 'DEC ACC', 'DEC NMI', 'DEC iterations'],
             [['{:g}'.format(r['r_min']), r['n'], r['smallest'], r['largest'],

@@ -115,7 +115,8 @@ def test_choose_k_and_imbalance_sections_say_what_their_pages_hold(tmp_path):
         rows=rows, choice=10, n_train=60000, n_held_out=10000, dataset='mnist', seed=0,
         pretrained='results/pretrained/x', provenance=prov, wall_seconds=60)))
     subsets = [dict(r_min=r, n=100, smallest=5, largest=20, kmeans_acc=0.5, ae_acc=0.7,
-                    acc=acc, nmi=0.6, iterations=10) for r, acc in ((0.1, 0.6), (0.5, 0.8))]
+                    acc=acc, nmi=0.6, iterations=10, seconds=60)
+               for r, acc in ((0.1, 0.6), (0.5, 0.8))]
     (tmp_path / 'imbalance' / 'imbalance-quick-seed0.json').write_text(json.dumps(dict(
         rows=subsets, dataset='mnist', seed=0, pretraining='the quick preset on each subset',
         provenance=prov, wall_seconds=60)))
@@ -157,3 +158,25 @@ def test_protocol_tables_match_their_committed_reports_and_logs():
             assert read(stem + '.dec_log.json')[-1]['iteration'] == row['iterations']
             checked += 1
     assert checked >= 9 + 5 + 1 + 9
+
+
+def test_the_readme_states_the_committed_imbalance_table():
+    """The README's sentence on the imbalanced subsets gives what the committed table says:
+    how many subsets, which r_min, that DEC beat both baselines on each, and the DEC ACC at
+    the smallest and largest r_min."""
+    import json
+    import re
+    with open(os.path.join(RESULTS, 'imbalance', 'imbalance-quick-seed0.json')) as f:
+        rows = sorted(json.load(f)['rows'], key=lambda r: r['r_min'])
+    with open(os.path.join(ROOT, 'README.md')) as f:
+        m = re.search(r'DEC beats both AE\+k-means and k-means on pixels on every one of the '
+                      r'(\d) subsets run \(r_min = ([\d., ]+)\), its ACC from (0\.\d{4}) at '
+                      r'r_min = ([\d.]+) to (0\.\d{4}) at r_min = ([\d.]+)',
+                      ' '.join(f.read().split()))
+    assert m, 'README.md does not state the imbalance table'
+    assert all(r['acc'] > max(r['ae_acc'], r['kmeans_acc']) for r in rows)
+    assert int(m.group(1)) == len(rows)
+    assert [float(v) for v in m.group(2).split(', ')] == [r['r_min'] for r in rows]
+    assert (m.group(3), float(m.group(4)), m.group(5), float(m.group(6))) == (
+        '{:.4f}'.format(rows[0]['acc']), rows[0]['r_min'], '{:.4f}'.format(rows[-1]['acc']),
+        rows[-1]['r_min'])
