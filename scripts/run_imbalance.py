@@ -9,10 +9,14 @@ with 1. Per subset: k-means on its pixels (10 restarts), then a whole run of --p
 (pretraining on the subset, as the paper does; the ``quick`` preset by default, since the
 paper's full schedule takes two hours per subset on 2 CPU cores). The subsets are written
 to OUT/<dataset>-rmin<r>.npz, the runs to OUT/rmin<r>/ (a killed run resumes), the table to
-RESULTS/imbalance-<preset>-seed<seed>.{json,md} after every subset.
+RESULTS/imbalance-<preset>-seed<seed>.{json,md} after every subset. Rows of that table for
+other r_min values and the same data set, seed, preset and overrides are kept, so subsets
+can be run by separate commands; every row carries the provenance of the command that made
+it.
 """
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -45,6 +49,19 @@ def subset(X, y, r_min, seed, path):
     return path
 
 
+def earlier_rows(path, settings, r_min):
+    """The rows of the table at ``path`` made with ``settings`` for other r_min values than
+    ``r_min``, each with its command's provenance (none if there is no such table)."""
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        page = json.load(f)
+    if any(page.get(key) != value for key, value in json.loads(json.dumps(settings)).items()):
+        return []
+    return [dict(row, provenance=row.get('provenance', page['provenance']))
+            for row in page['rows'] if row['r_min'] not in r_min]
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -66,7 +83,10 @@ def main(argv=None):
                          figures=False)
     X, y = load_dataset(args.dataset, scale=config.scale)
     stem = os.path.join(args.results, 'imbalance-{}-seed{}'.format(args.preset, args.seed))
-    rows, t0 = [], time.time()
+    settings = {'dataset': args.dataset, 'seed': args.seed, 'preset': args.preset,
+                'overrides': overrides}
+    rows, t0, prov = earlier_rows(stem + '.json', settings, args.r_min), time.time(), \
+        provenance(command)
     for r in args.r_min:
         data = subset(X, y, r, args.seed, os.path.join(args.out, '{}-rmin{:g}.npz'.format(
             args.dataset, r)))
@@ -76,13 +96,12 @@ def main(argv=None):
         _, report = run_experiment(data, args.preset, overrides, 10, args.seed,
                                    os.path.join(args.out, 'rmin{:g}'.format(r)), context)
         rows.append(dict(run_row(report), r_min=r, n=len(ys), smallest=int(counts.min()),
-                         largest=int(counts.max()),
+                         largest=int(counts.max()), provenance=prov,
                          kmeans_acc=eval_clustering(ys, km)['acc']))
-        print(write_tables(stem, rows, COLUMNS, {
-            'dataset': args.dataset, 'seed': args.seed, 'preset': args.preset,
-            'overrides': overrides, 'pretraining': 'the {} preset on each subset'.format(
-                args.preset), 'provenance': provenance(command),
-            'wall_seconds': round(time.time() - t0, 1)}), flush=True)
+        rows.sort(key=lambda row: row['r_min'])
+        print(write_tables(stem, rows, COLUMNS, dict(
+            settings, pretraining='the {} preset on each subset'.format(args.preset),
+            provenance=prov, wall_seconds=round(time.time() - t0, 1))), flush=True)
     return 0
 
 

@@ -102,7 +102,8 @@ def test_the_readme_states_the_committed_lambda_protocol():
 
 def test_choose_k_and_imbalance_sections_say_what_their_pages_hold(tmp_path):
     """The overview's K-selection and imbalance sections: the chosen K against the paper's
-    10, the K of the highest ACC, and on how many subsets DEC beat each baseline."""
+    10, the K of the highest ACC, on how many subsets DEC beat each baseline, and which
+    command made which subset's row."""
     import json
     prov = {'command': 'x', 'machine': {'cpu': 'c', 'cores': 2}, 'blas': [],
             'git_commit': 'abc'}
@@ -117,6 +118,7 @@ def test_choose_k_and_imbalance_sections_say_what_their_pages_hold(tmp_path):
     subsets = [dict(r_min=r, n=100, smallest=5, largest=20, kmeans_acc=0.5, ae_acc=0.7,
                     acc=acc, nmi=0.6, iterations=10, seconds=60)
                for r, acc in ((0.1, 0.6), (0.5, 0.8))]
+    subsets[1]['provenance'] = dict(prov, command='y')  # run by another command
     (tmp_path / 'imbalance' / 'imbalance-quick-seed0.json').write_text(json.dumps(dict(
         rows=subsets, dataset='mnist', seed=0, pretraining='the quick preset on each subset',
         provenance=prov, wall_seconds=60)))
@@ -126,6 +128,8 @@ def test_choose_k_and_imbalance_sections_say_what_their_pages_hold(tmp_path):
         in text
     assert 'DEC above AE+k-means on 1 of 2 subsets, above k-means on raw pixels on 2 of 2' \
         in text
+    assert 'r_min = 0.1 made by `x`; machine: c (2 cores)' in text
+    assert 'r_min = 0.5 made by `y`' in text
 
 
 def test_protocol_tables_match_their_committed_reports_and_logs():

@@ -73,6 +73,30 @@ def test_script_tiny_run(script, tmp_path):
 
 
 @pytest.mark.slow
+def test_run_imbalance_keeps_the_rows_of_earlier_commands(tmp_path):
+    """Subsets run by separate commands make one table: a second command's r_min values
+    join the first's rows, each row with the command that made it; a table made with other
+    settings is replaced, not mixed in."""
+    import json
+    args, stem = TINY_RUNS['run_imbalance.py']
+    assert args[2:4] == ['--r-min', '0.5'] and args[-6] == '--set'  # its settings last
+
+    def run(r_min, *more_settings):  # other settings: another run directory
+        r = subprocess.run([sys.executable, os.path.join(ROOT, 'scripts', 'run_imbalance.py')]
+                           + args[:2] + args[4:] + list(more_settings) + ['--results',
+                           str(tmp_path), '--out', str(tmp_path / 'runs' / str(len(
+                               more_settings))), '--r-min'] + r_min,
+                           capture_output=True, text=True, cwd=str(tmp_path),
+                           env=dict(os.environ, OPENBLAS_NUM_THREADS='1'), timeout=300)
+        assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+        rows = json.loads((tmp_path / (stem + '.json')).read_text())['rows']
+        return [(row['r_min'], row['provenance']['command'].split()[-1]) for row in rows]
+    assert run(['0.5']) == [(0.5, '0.5')]
+    assert run(['0.9', '0.1']) == [(0.1, '0.1'), (0.5, '0.5'), (0.9, '0.1')]
+    assert run(['0.9'], 'dec_max_iter=8') == [(0.9, '0.9')]
+
+
+@pytest.mark.slow
 def test_paper_protocol_runs_only_dec_on_the_given_autoencoder(tmp_path):
     """Each part of run_paper_protocol.py on a tiny digits autoencoder: every job reuses it
     (none pretrains), the lambda table has the nine update intervals and its best of nine,
