@@ -279,11 +279,12 @@ def imbalance(root):
                                []).append('{:g}'.format(r['r_min']))
         lines += ['', '### Imbalanced subsets of {} ({}, seed {})'.format(
             page['dataset'], page['pretraining'], page['seed']), '',
-            _provenance_line(page) + ' (the runs: {:.0f} min of training in all; a killed '
-            'or finished run is resumed or loaded, so a pass over finished runs is '
-            'quick){}:'.format(sum(r['seconds'] for r in page['rows']) / 60, ''.join(
-                '; r_min = {} made by {}'.format(', '.join(r), c) for c, r in made_by.items())
-                if len(made_by) > 1 else ''), '', markdown_table(
+            (_provenance_line(page) if len(made_by) == 1 else 'seed {}; {}'.format(
+                page['seed'], '; '.join('r_min = {} made by {}'.format(', '.join(r), c)
+                                        for c, r in made_by.items()))) +
+            ' (the runs: {:.0f} min of training in all; a killed or finished run is resumed '
+            'or loaded, so a pass over finished runs is quick):'.format(
+                sum(r['seconds'] for r in page['rows']) / 60), '', markdown_table(
             ['r_min', 'points', 'smallest class', 'largest class', 'k-means ACC',
              'AE+k-means ACC', 'DEC ACC', 'DEC NMI', 'DEC iterations'],
             [['{:g}'.format(r['r_min']), r['n'], r['smallest'], r['largest'],
