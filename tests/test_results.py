@@ -84,8 +84,9 @@ def test_verdicts_are_within_one_point_of_the_published_number():
 
 
 def test_the_readme_states_the_committed_lambda_protocol():
-    """The README's sentence on the update intervals gives what lambda.json says: how many
-    ran, the best DEC ACC and its lambda."""
+    """The README's sentences on the update intervals and the k-means starts give what
+    lambda.json and seeds.json say: how many ran, the best DEC ACC and its lambda; the
+    five starts' mean and sd."""
     import json
     import re
     path = os.path.join(RESULTS, 'paper', 'protocol', 'lambda.json')
@@ -98,6 +99,14 @@ def test_the_readme_states_the_committed_lambda_protocol():
     assert m, 'README.md does not state the lambda protocol'
     assert (int(m.group(1)), m.group(2), int(m.group(3))) == (
         len(rows), '{:.4f}'.format(best['acc']), best['lambda'])
+    with open(os.path.join(RESULTS, 'paper', 'protocol', 'seeds.json')) as f:
+        summary = json.load(f)['summary']
+    with open(os.path.join(ROOT, 'README.md')) as f:
+        m = re.search(r'five k-means starts at lambda = (\d+) give DEC ACC (0\.\d{4}) ± '
+                      r'(0\.\d{4})', ' '.join(f.read().split()))
+    assert m, 'README.md does not state the five k-means starts'
+    assert any(line.startswith('lambda = {}: DEC ACC {} +- {} (n = 5)'.format(*m.groups()))
+               for line in summary)
 
 
 def test_choose_k_and_imbalance_sections_say_what_their_pages_hold(tmp_path):
