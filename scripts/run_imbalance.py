@@ -56,7 +56,8 @@ def earlier_rows(path, settings, r_min):
         return []
     with open(path) as f:
         page = json.load(f)
-    if any(page.get(key) != value for key, value in json.loads(json.dumps(settings)).items()):
+    settings = json.loads(json.dumps(settings))  # as the page holds them: tuples as lists
+    if any(page.get(key) != value for key, value in settings.items()):
         return []
     return [dict(row, provenance=row.get('provenance', page['provenance']))
             for row in page['rows'] if row['r_min'] not in r_min]
